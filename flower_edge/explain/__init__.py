@@ -1,0 +1,1 @@
+"""flower-edge explain stage."""

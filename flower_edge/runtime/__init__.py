@@ -1,0 +1,1 @@
+"""The Pi runtime: loads a bundle and runs it with no TensorFlow import."""
