@@ -75,3 +75,7 @@ def assert_clean_error(result, code: int | None = None, contains: str | None = N
     if contains is not None:
         assert contains.lower() in errors[0].lower(), errors[0]
     return errors[0]
+
+
+# Stage-owned session fixtures live in their own plugin modules (tests/ is on sys.path).
+pytest_plugins = ["fixtures_data", "fixtures_train", "fixtures_quantize"]

@@ -1,0 +1,1 @@
+"""Session fixtures owned by the data stage's tests."""
