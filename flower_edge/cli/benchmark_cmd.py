@@ -1,20 +1,79 @@
-"""`flower-edge benchmark` (not yet available)."""
+"""`flower-edge benchmark`: parse flags, call flower_edge.benchmark. No TF import here:
+`--bundle` must run on a Pi that has only the TF-free runtime."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
 
 import click
 
-from flower_edge.cli.stub import not_available
+from flower_edge.errors import UsageError
 
 
-@click.command("benchmark", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def benchmark_cmd(args) -> None:
-    """Not yet available.
+def _config(recipe, **flags):
+    from flower_edge.benchmark.config import BenchmarkConfig, parse_threads
+    from flower_edge.config import from_mapping, load_toml, override
+
+    cfg = from_mapping(BenchmarkConfig, load_toml(recipe)) if recipe else BenchmarkConfig()
+    if flags.get("threads") is not None:
+        flags["threads"] = parse_threads(flags["threads"])
+    return override(cfg, **flags)
+
+
+@click.command("benchmark")
+@click.argument("run_dir", required=False, type=click.Path(path_type=Path))
+@click.option("--bundle", type=click.Path(path_type=Path),
+              help="Time one bundle only (latency, size, memory); needs no TensorFlow, so it runs on the Pi.")
+@click.option("--config", "recipe", type=click.Path(path_type=Path), help="A recipe, e.g. benchmark/default.toml.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split to score on [test].")
+@click.option("--threads", help="Comma-separated thread counts to time [1,2,4].")
+@click.option("--runs", type=int, help="Timed batch-1 runs per thread count [50].")
+@click.option("--warmup", type=int, help="Untimed runs before timing [5].")
+@click.option("--max-images", type=int, help="Score on at most N images of the split (0 = all).")
+@click.option("--explain/--no-explain", default=None,
+              help="Grad-CAM overlays, deletion test, drift and misclassifications [on].")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
+def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_images, explain, as_json) -> None:
+    """Size, latency, memory and accuracy of a run's Keras model and every exported variant.
+
+    Writes RUN_DIR/report/benchmark.json, benchmark.md (one table), pareto.png,
+    gradcam/ and misclassified.png. With --bundle, times one bundle TF-free.
 
     \b
     Example:
-      flower-edge benchmark --help
+      flower-edge benchmark artifacts/mnv2 --threads 1,2,4 --runs 50
+      flower-edge benchmark artifacts/mnv2 --max-images 200 --no-explain
+      flower-edge benchmark --bundle artifacts/mnv2/export/int8 --threads 1,4
     """
-    not_available("benchmark")
+    cfg = _config(recipe, split=split, threads=threads, runs=runs, warmup=warmup,
+                  max_images=max_images, explain=explain)
+    if bundle is not None:
+        if run_dir is not None:
+            raise UsageError("pass either RUN_DIR or --bundle, not both")
+        from flower_edge.benchmark.bundle import bench_bundle, latency_table
+
+        row = bench_bundle(bundle, cfg.threads, cfg.runs, cfg.warmup)
+        click.echo(json.dumps(row.__dict__, default=lambda o: o.__dict__, indent=2) if as_json
+                   else latency_table([row], cfg.threads))
+        return
+    if run_dir is None:
+        raise UsageError("pass a RUN_DIR written by 'flower-edge train' (or --bundle BUNDLE for latency only)")
+    from flower_edge.benchmark.render import table
+    from flower_edge.benchmark.run import benchmark_run
+
+    report = benchmark_run(run_dir, cfg)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    click.echo(table(report.rows, report.threads, any(r.occlusion_spearman is not None for r in report.rows)))
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    if report.deletion is not None:
+        d = report.deletion
+        click.echo(f"Grad-CAM deletion test {'PASSED' if d.passed else 'FAILED'}: drop {d.gradcam_drop:.4f} "
+                   f"vs random {d.random_drop:.4f} over {d.images} images")
+    click.echo(f"report: {Path(report.run) / 'report' / 'benchmark.md'}")
 
 
 COMMANDS = [benchmark_cmd]

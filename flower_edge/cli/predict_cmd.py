@@ -1,20 +1,83 @@
-"""`flower-edge predict` (not yet available)."""
+"""`flower-edge predict`: classify images with a bundle, TF-free (the Raspberry Pi path)."""
+
+from __future__ import annotations
+
+import json
 
 import click
 
-from flower_edge.cli.stub import not_available
+from flower_edge.errors import DataError
 
 
-@click.command("predict", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def predict_cmd(args) -> None:
-    """Not yet available.
+@click.command("predict")
+@click.argument("inputs", nargs=-1, required=True, metavar="IMAGE_OR_DIR...")
+@click.option("--model", "-m", "bundle", required=True, metavar="BUNDLE",
+              help="Bundle folder (manifest.json, model.tflite, labels.txt) from 'flower-edge quantize'.")
+@click.option("--top-k", "-k", default=5, show_default=True, type=click.IntRange(min=1),
+              help="How many classes to show per image.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON (one object) instead of a table.")
+@click.option("--threads", type=int, default=None, metavar="N",
+              help="Interpreter threads (default: the interpreter's choice; a Pi 4/5 has 4 cores).")
+def predict_cmd(inputs, bundle, top_k, as_json, threads) -> None:
+    """Classify images (files or folders) with a TFLite bundle. Needs no TensorFlow.
+
+    Unreadable images are reported on stderr (and under "errors" in --json)
+    and skipped; the command fails only if no image could be read.
 
     \b
     Example:
-      flower-edge predict --help
+      flower-edge predict photo.jpg --model artifacts/mnv2/export/int8
+      flower-edge predict photos/ --model bundle/ --top-k 3 --json --threads 4
     """
-    not_available("predict")
+    from flower_edge.progress import progress
+    from flower_edge.runtime.files import expand_inputs, predict_files
+    from flower_edge.runtime.interpreter import check_threads
+    from flower_edge.runtime.predictor import Predictor
+
+    check_threads(threads)
+    paths = expand_inputs(inputs)
+    predictor = Predictor(bundle, threads=threads)
+    if len(paths) == 1:  # one image: its error is the command's error
+        predictor.predict(paths[0], top_k=1)
+    results = predict_files(predictor, paths, top_k)
+    if len(paths) > 20 and not as_json:
+        results = progress(results, "predicting", length=len(paths))
+    rows = []
+    for row in results:
+        if row.error:
+            click.echo(f"warning: skipped {row.error}", err=True)
+        rows.append(row)
+    failed = [r for r in rows if r.error]
+    if len(failed) == len(rows):
+        raise DataError(failed[0].error if len(rows) == 1 else
+                        f"none of the {len(rows)} images could be read (first: {failed[0].error})")
+    if as_json:
+        click.echo(json.dumps(_json(predictor, rows), indent=2))
+    else:
+        click.echo(_table(rows))
+    if failed:
+        click.echo(f"warning: {len(failed)} of {len(rows)} images could not be read and were "
+                   f"skipped", err=True)
+
+
+def _json(predictor, rows) -> dict:
+    bundle = predictor.bundle
+    return {"bundle": str(bundle.dir), "variant": bundle.variant,
+            "interpreter": predictor.interpreter_name, "threads": predictor.threads,
+            "predictions": [r.to_dict() for r in rows if r.ok],
+            "errors": [r.to_dict() for r in rows if not r.ok]}
+
+
+def _table(rows) -> str:
+    ok = [r for r in rows if r.ok]
+    if not ok:
+        return ""
+    width = max(len(r.path) for r in ok)
+    lines = []
+    for r in ok:
+        top = "  ".join(f"{label} {prob:.3f}" for label, prob in r.top)
+        lines.append(f"{r.path:<{width}}  {top}")
+    return "\n".join(lines)
 
 
 COMMANDS = [predict_cmd]

@@ -1,20 +1,78 @@
-"""`flower-edge quantize` (not yet available)."""
+"""`flower-edge quantize RUN_DIR`: export checked TFLite bundles (parses flags, calls the library)."""
+
+from __future__ import annotations
 
 import click
 
-from flower_edge.cli.stub import not_available
+VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
 
 
-@click.command("quantize", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def quantize_cmd(args) -> None:
-    """Not yet available.
+@click.command("quantize")
+@click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
+@click.option("--fp32", "fp32", is_flag=True, help="Export the float32 TFLite model.")
+@click.option("--fp16", "fp16", is_flag=True, help="Export float16 weights (half the size).")
+@click.option("--dynamic", "dynamic", is_flag=True, help="Export dynamic-range int8 weights.")
+@click.option("--int8", "int8", is_flag=True, help="Export a full-integer int8 model (calibrated).")
+@click.option("--all", "all_", is_flag=True, help="fp32, fp16, dynamic and int8 (the default).")
+@click.option("--variant", "variants", multiple=True, metavar="NAME",
+              help="A variant by name (repeatable): fp32, fp16, dynamic, int8.")
+@click.option("--io", type=click.Choice(["uint8", "int8", "float32"]), default=None,
+              help="int8 input type [default: uint8, camera pixels go straight in].")
+@click.option("--output", "output_type", type=click.Choice(["float32", "uint8", "int8"]), default=None,
+              help="int8 output type [default: float32, keeps near-tie probabilities apart].")
+@click.option("--calib-samples", type=int, default=None,
+              help="Training images to calibrate int8 on, stratified by class [default: 300].")
+@click.option("--calib-data", type=click.Path(), default=None,
+              help="Dataset folder, if it moved since training (re-roots split.json).")
+@click.option("--per-tensor", is_flag=True, default=None, help="int8 weights per tensor, not per channel.")
+@click.option("--allow-float-fallback", is_flag=True, default=None,
+              help="Let ops that cannot be quantized stay float (variant named '-mixed').")
+@click.option("--qat-epochs", type=int, default=None,
+              help="Also export int8-qat: quantization-aware fine-tuning for N epochs.")
+@click.option("--debug", is_flag=True, default=None,
+              help="Run the quantization debugger; per-layer report in export/debug/.")
+@click.option("--keep-float", default=None, metavar="LAYER,...|auto:K",
+              help="Also export int8 with these layers (or the K worst) kept in float.")
+@click.option("--config", "recipe_path", type=click.Path(), default=None,
+              help="A quantize recipe (.toml, see quantize/ in the repo); flags override it.")
+def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_type, calib_samples,
+                 calib_data, per_tensor, allow_float_fallback, qat_epochs, debug, keep_float,
+                 recipe_path) -> None:
+    """Convert a training run to TFLite bundles and check each against the Keras model.
+
+    Writes RUN_DIR/export/<variant>/{model.tflite,labels.txt,manifest.json} and
+    prints size, ratio to fp32 and top-1 agreement with Keras per variant.
 
     \b
     Example:
-      flower-edge quantize --help
+      flower-edge quantize artifacts/mnv2                 # fp32, fp16, dynamic, int8
+      flower-edge quantize artifacts/mnv2 --int8 --calib-samples 500
+      flower-edge quantize artifacts/mnv2 --int8 --debug --keep-float auto:3
+      flower-edge quantize artifacts/mnv2 --int8 --qat-epochs 2
     """
-    not_available("quantize")
+    from flower_edge.config import from_mapping, load_toml, override
+    from flower_edge.quantize.export import quantize_run
+    from flower_edge.quantize.recipe import QuantizeRecipe
+
+    recipe = from_mapping(QuantizeRecipe, load_toml(recipe_path)) if recipe_path else QuantizeRecipe()
+    chosen = [name for name, on in zip(VARIANT_FLAGS, (fp32, fp16, dynamic, int8)) if on] + list(variants)
+    if all_:
+        chosen = list(VARIANT_FLAGS)
+    extras_only = not chosen and (qat_epochs or keep_float)
+    recipe = override(
+        recipe,
+        variants=tuple(dict.fromkeys(chosen)) if chosen else (() if extras_only else None),
+        io=io, output=output_type, calib_samples=calib_samples,
+        per_channel=False if per_tensor else None, allow_float_fallback=allow_float_fallback,
+        qat_epochs=qat_epochs, debug=debug,
+        keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None)
+    result = quantize_run(run_dir, recipe, calib_data=calib_data)
+    click.echo(result.table())
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    if result.debug_report:
+        click.echo(f"quantization debugger report: {result.debug_report}")
+    click.echo(f"converter log: {result.log}", err=True)
 
 
 COMMANDS = [quantize_cmd]

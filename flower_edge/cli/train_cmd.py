@@ -1,20 +1,95 @@
-"""`flower-edge train` (not yet available)."""
+"""`flower-edge train`: parse flags into a RunConfig and call the trainer."""
+
+from __future__ import annotations
 
 import click
 
-from flower_edge.cli.stub import not_available
+from flower_edge.errors import UsageError
+
+CONFIG_FLAGS = ("data", "source", "model", "weights", "image_size", "epochs", "finetune_epochs",
+                "finetune_layers", "batch_size", "lr", "optimizer", "schedule",
+                "label_smoothing", "seed", "strategy", "precision", "jit")
 
 
-@click.command("train", context_settings={"ignore_unknown_options": True})
-@click.argument("args", nargs=-1, type=click.UNPROCESSED)
-def train_cmd(args) -> None:
-    """Not yet available.
+def _layers(value):
+    if value is None or value in ("all", "spec"):
+        return value
+    try:
+        return int(value)
+    except ValueError:
+        raise click.BadParameter("must be a number of layers, 'all' or 'spec'") from None
+
+
+@click.command("train")
+@click.option("--config", "recipe", type=click.Path(dir_okay=False), help="Recipe .toml (see train/*.toml).")
+@click.option("--data", help="Dataset folder (one sub-folder per class, or Oxford 102).")
+@click.option("--source", type=click.Choice(["folder", "oxford102", "synthetic"]), help="Dataset layout (default: detect).")
+@click.option("--model", help="Backbone, e.g. mobilenet_v2, inception_v3, baseline_cnn.")
+@click.option("--weights", help="imagenet, none, or a notop .h5 of the backbone.")
+@click.option("--image-size", type=int, help="Input size in px (default: the model's).")
+@click.option("--epochs", type=int, help="Phase 1 epochs (head on a frozen backbone).")
+@click.option("--finetune-epochs", type=int, help="Phase 2 epochs (top layers unfrozen).")
+@click.option("--finetune-layers", callback=lambda c, p, v: _layers(v), help="Layers to unfreeze in phase 2: N or all.")
+@click.option("--batch-size", type=int, help="Batch size.")
+@click.option("--lr", type=float, help="Phase 1 learning rate.")
+@click.option("--optimizer", type=click.Choice(["sgd", "adam", "rmsprop"]))
+@click.option("--schedule", type=click.Choice(["constant", "cosine", "triangular", "triangular2", "exp_range", "plateau"]))
+@click.option("--label-smoothing", type=float)
+@click.option("--seed", type=int, help="Split and training seed.")
+@click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]))
+@click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]))
+@click.option("--jit/--no-jit", default=None, help="Compile train steps with XLA.")
+@click.option("--out", help="Root folder for runs (default: artifacts).")
+@click.option("--run-name", help="Run folder name (default: <model>-<date>-<time>).")
+@click.option("--resume", "resume", type=click.Path(file_okay=False), help="Continue an interrupted run.")
+@click.option("--force", is_flag=True, help="Overwrite an existing run folder.")
+@click.option("--lr-find", is_flag=True, help="Run an LR range test (lr_find.png/csv), don't train.")
+def train_cmd(recipe, out, run_name, resume, force, lr_find, **flags) -> None:
+    """Fine-tune a flower classifier and write a run directory.
+
+    Phase 1 trains the head on a frozen backbone, phase 2 unfreezes the top
+    layers at a lower learning rate. Flags override the recipe's keys.
 
     \b
     Example:
-      flower-edge train --help
+      flower-edge train --data flowers/ --model mobilenet_v2 --out artifacts --run-name mnv2
+      flower-edge train --config train/mobilenet_v2.toml --data oxford102/
+      flower-edge train --data flowers/ --model baseline_cnn --weights none --image-size 64 --epochs 2
+      flower-edge train --resume artifacts/mnv2
     """
-    not_available("train")
+    from flower_edge.train import trainer
+
+    if resume:
+        given = sorted(k for k, v in flags.items() if v is not None)
+        if given or recipe or out or run_name or force or lr_find:
+            raise UsageError("--resume continues a run with its saved config.toml; drop the other "
+                             "flags (or start a new run without --resume)")
+        run = trainer.resume_run(resume)
+    else:
+        cfg = _config(recipe, flags)
+        if lr_find:
+            from flower_edge.train.lr_find import lr_find_run
+
+            result = lr_find_run(cfg, out, run_name, force)
+            click.echo(f"suggested lr: {result['suggested_lr']:.3g} (plot: {result['plot']})")
+            return
+        run = trainer.start_run(cfg, out, run_name, force)
+    click.echo(str(run.path))
+
+
+def _config(recipe, flags):
+    from flower_edge.train.config import apply_overrides, load_recipe
+
+    cfg = load_recipe(recipe)
+    data = {"path": flags["data"], "source": flags["source"], "seed": flags["seed"],
+            "batch_size": flags["batch_size"]}
+    model = {"name": flags["model"], "image_size": flags["image_size"], "weights": flags["weights"]}
+    train = {"head_epochs": flags["epochs"], "finetune_epochs": flags["finetune_epochs"],
+             "finetune_layers": flags["finetune_layers"], "lr": flags["lr"],
+             "optimizer": flags["optimizer"], "schedule": flags["schedule"],
+             "label_smoothing": flags["label_smoothing"], "strategy": flags["strategy"],
+             "precision": flags["precision"], "jit": flags["jit"]}
+    return apply_overrides(cfg, data, model, train)
 
 
 COMMANDS = [train_cmd]

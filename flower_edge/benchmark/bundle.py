@@ -1,0 +1,38 @@
+"""Latency-only benchmark of one bundle, TensorFlow-free: what runs on the Pi itself."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from flower_edge.benchmark.rows import BenchmarkRow, LatencyStat
+
+
+def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int, warmup: int) -> BenchmarkRow:
+    """Size, load time, peak memory and latency per thread count of one bundle."""
+    from flower_edge.runtime.latency import measure_latency
+    from flower_edge.runtime.manifest import MODEL_NAME, read_manifest
+
+    bundle = Path(bundle)
+    manifest = read_manifest(bundle)
+    row = BenchmarkRow(variant=str(manifest.get("variant", bundle.name)), kind="tflite", path=str(bundle))
+    for t in threads:
+        m = measure_latency(bundle, threads=t, runs=runs, warmup=warmup)
+        row.latency.append(LatencyStat(t, m.median_ms, m.p90_ms))
+        row.load_ms = m.load_s * 1000 if row.load_ms is None else row.load_ms
+        row.peak_memory_mb = max(row.peak_memory_mb or 0.0, m.added_mb)
+        row.interpreter = m.interpreter
+    row.size_mb = (bundle / MODEL_NAME).stat().st_size / 2**20
+    return row
+
+
+def latency_table(rows: list[BenchmarkRow], threads: tuple[int, ...]) -> str:
+    """A Markdown table of the latency-only columns."""
+    head = ["variant", "size MB", "load ms", "peak mem MB", *[f"{t} thr median / p90 ms" for t in threads],
+            "interpreter"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row.variant, f"{row.size_mb:.3f}", f"{row.load_ms:.0f}", f"{row.peak_memory_mb:.1f}"]
+        cells += [f"{s.median_ms:.2f} / {s.p90_ms:.2f}" for s in row.latency]
+        lines.append("| " + " | ".join(cells + [row.interpreter or "–"]) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,81 @@
+"""The explanation part of a benchmark: Grad-CAM overlays, the deletion test,
+occlusion drift of each TFLite variant, and the misclassification analysis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from flower_edge.benchmark.rows import BenchmarkReport
+from flower_edge.io import atomic_dir
+from flower_edge.progress import progress
+
+
+def run_checks(run, model, data, report: BenchmarkReport, cfg) -> None:
+    """Fill the report's explanation fields; writes report/gradcam/ and misclassified.png."""
+    from flower_edge.benchmark.misclass import analyse
+    from flower_edge.explain.load import open_run
+    from flower_edge.explain.occlusion import keras_predict
+
+    loaded = open_run(run.path, model)
+    images = data.at(loaded.size)
+    predict = keras_predict(model)
+    probs = predict(images)
+    report.gradcam_images = _overlays(loaded, images, data, probs, run.report / "gradcam", cfg.gradcam_images)
+    report.deletion = _deletion(loaded, images, predict, cfg)
+    if report.deletion.note:
+        report.notes.append(f"deletion test: {report.deletion.note}")
+    _drift(report, predict, images, probs, data, cfg)
+    report.misclassification = analyse(loaded, data, probs, run.report / "misclassified.png", cfg)
+
+
+def _overlays(loaded, images, data, probs, out: Path, count: int) -> list[str]:
+    from flower_edge.explain.gradcam import gradcam
+    from flower_edge.explain.render import overlay, save_grid
+
+    count = min(count, len(images))
+    if count == 0:
+        return []
+    cams = gradcam(loaded.model, images[:count], loaded.spec.gradcam_layer)
+    names = []
+    with atomic_dir(out) as tmp:
+        for i in range(count):
+            truth, pred = data.classes[data.labels[i]], data.classes[int(probs[i].argmax())]
+            name = f"{i:02d}_{Path(data.paths[i]).stem}.png"
+            save_grid(tmp / name, [[(f"true: {truth}", images[i]),
+                                    (f"Grad-CAM for: {pred} ({probs[i].max():.2f})", overlay(images[i], cams[i]))]])
+            names.append(f"gradcam/{name}")
+    return names
+
+
+def _deletion(loaded, images, predict, cfg, batch: int = 32):
+    from flower_edge.explain.deletion import deletion_test
+    from flower_edge.explain.gradcam import gradcam
+
+    chosen = images[:min(cfg.deletion_images, len(images))]
+    cams = np.concatenate([gradcam(loaded.model, chosen[i:i + batch], loaded.spec.gradcam_layer)
+                           for i in range(0, len(chosen), batch)])
+    return deletion_test(predict, chosen, cams, cfg.deletion_fraction, cfg.seed)
+
+
+def _drift(report: BenchmarkReport, predict, images, probs, data, cfg) -> None:
+    """Occlusion map of each TFLite variant vs the float model's, Spearman over K images."""
+    from flower_edge.explain.drift import spearman
+    from flower_edge.explain.occlusion import occlusion
+    from flower_edge.runtime.predictor import Predictor
+
+    count = min(cfg.drift_images, len(images))
+    variants = [r for r in report.rows if r.kind == "tflite" and r.status == "ok"]
+    if count == 0 or not variants:
+        return
+    classes = probs[:count].argmax(axis=1)
+    reference = [occlusion(predict, images[i], int(classes[i])) for i in range(count)]
+    for row in progress(variants, "explanation drift", len(variants)):
+        predictor = Predictor(row.path)
+        size = tuple(predictor.image_size)
+        if size != images.shape[1:3]:
+            report.notes.append(f"{row.variant}: input {size} differs from the Keras model's; no drift")
+            continue
+        maps = [occlusion(predictor.probabilities, images[i], int(classes[i])) for i in range(count)]
+        row.occlusion_spearman = float(np.mean([spearman(a, b) for a, b in zip(reference, maps)]))

@@ -1,0 +1,52 @@
+"""BenchmarkConfig: what `flower-edge benchmark` measures, as a frozen recipe."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from flower_edge.errors import UsageError
+
+
+@dataclass(frozen=True)
+class BenchmarkConfig:
+    """Knobs of one benchmark run. Recipes in benchmark/*.toml map onto it."""
+
+    split: str = "test"
+    threads: tuple[int, ...] = (1, 2, 4)
+    runs: int = 50  # timed invokes per thread count, batch 1
+    warmup: int = 5  # untimed invokes before timing
+    max_images: int = 0  # 0 = the whole split
+    explain: bool = True  # Grad-CAM overlays, deletion test, drift, misclassifications
+    gradcam_images: int = 8  # K overlays in report/gradcam/
+    deletion_images: int = 50  # images in the Grad-CAM deletion test (at least 50 to count)
+    deletion_fraction: float = 0.2  # share of pixels blurred
+    drift_images: int = 8  # K images for occlusion drift per TFLite variant
+    misclassified_examples: int = 4  # rows in misclassified.png
+    neighbours: int = 3  # nearest training images shown per misclassified image
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if not self.threads or any(t < 1 for t in self.threads):
+            raise UsageError(f"--threads must be positive integers such as 1,2,4, got "
+                             f"{','.join(str(t) for t in self.threads) or 'nothing'}")
+        if self.runs < 1 or self.warmup < 0:
+            raise UsageError(f"--runs must be >= 1 and --warmup >= 0, got {self.runs} and {self.warmup}")
+        if self.max_images < 0:
+            raise UsageError(f"--max-images must be >= 0 (0 = whole split), got {self.max_images}")
+        if not 0.0 < self.deletion_fraction < 1.0:
+            raise UsageError(f"deletion_fraction must be between 0 and 1, got {self.deletion_fraction}")
+        for name in ("gradcam_images", "deletion_images", "drift_images",
+                     "misclassified_examples", "neighbours"):
+            if getattr(self, name) < 0:
+                raise UsageError(f"{name} must be >= 0, got {getattr(self, name)}")
+
+
+def parse_threads(text: str) -> tuple[int, ...]:
+    """'1,2,4' -> (1, 2, 4), with a one-line error naming the fix."""
+    try:
+        values = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise UsageError(f"--threads takes comma-separated integers such as 1,2,4, got '{text}'") from None
+    if not values or any(v < 1 for v in values):
+        raise UsageError(f"--threads must be positive integers such as 1,2,4, got '{text}'")
+    return values

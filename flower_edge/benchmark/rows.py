@@ -1,0 +1,88 @@
+"""Benchmark results as data: one row per model variant, plus the explanation checks.
+
+Rendering (Markdown, PNG) lives in `render.py`; these are plain dataclasses that
+round-trip through JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class LatencyStat:
+    """Batch-1 invoke latency at one thread count, after warmup."""
+
+    threads: int
+    median_ms: float
+    p90_ms: float
+
+
+@dataclass
+class BenchmarkRow:
+    """One variant: the Keras float model (`keras`) or a TFLite bundle."""
+
+    variant: str
+    kind: str  # "keras" | "tflite"
+    path: str
+    status: str = "ok"  # "ok" | "failed"
+    error: str | None = None
+    size_mb: float | None = None
+    load_ms: float | None = None
+    peak_memory_mb: float | None = None
+    latency: list[LatencyStat] = field(default_factory=list)
+    top1: float | None = None
+    top5: float | None = None
+    mean_class_accuracy: float | None = None
+    agreement: float | None = None  # top-1 agreement with the Keras model
+    kl_divergence: float | None = None  # mean KL(keras || variant)
+    occlusion_spearman: float | None = None  # explanation drift vs the Keras model
+    interpreter: str | None = None
+
+    def latency_at(self, threads: int) -> LatencyStat | None:
+        return next((s for s in self.latency if s.threads == threads), None)
+
+
+@dataclass
+class DeletionResult:
+    """Grad-CAM deletion test: blur the top-ranked pixels vs random ones."""
+
+    images: int
+    fraction: float
+    gradcam_drop: float  # mean drop of the class probability
+    random_drop: float
+    ratio: float | None  # gradcam_drop / random_drop (None when random_drop <= 0)
+    wins: float  # share of images where Grad-CAM's drop beats random's
+    passed: bool
+    note: str = ""
+
+
+@dataclass
+class Misclassification:
+    """Where the float model goes wrong on the split."""
+
+    worst_classes: list[tuple[str, float, int]]  # (class, accuracy, support)
+    confused_pairs: list[tuple[str, str, int]]  # (true, predicted, count)
+    errors: int
+    image: str | None = None  # misclassified.png, relative to report/
+
+
+@dataclass
+class BenchmarkReport:
+    """Everything `flower-edge benchmark` measured on one run."""
+
+    run: str
+    split: str
+    images: int
+    threads: list[int]
+    runs: int
+    warmup: int
+    rows: list[BenchmarkRow]
+    notes: list[str] = field(default_factory=list)
+    deletion: DeletionResult | None = None
+    misclassification: Misclassification | None = None
+    gradcam_images: list[str] = field(default_factory=list)  # relative to report/
+    memory_method: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,164 @@
+"""What one TFLite variant is: a frozen `QuantizationConfig` and its `apply(converter)`.
+
+The variant name is derived from the config, never typed by hand, so a file
+called `int8` is always full-integer and a non-default knob shows in the name.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from flower_edge.errors import UsageError
+
+Kind = Literal["fp32", "fp16", "dynamic", "int8"]
+IoType = Literal["uint8", "int8", "float32"]
+KINDS = ("fp32", "fp16", "dynamic", "int8")
+IO_TYPES = ("uint8", "int8", "float32")
+
+# Defaults of the int8 variant. Output stays float32: a quantized softmax has a
+# resolution of 1/256, so near-ties collapse and argmax picks the first index.
+DEFAULT_IO = "uint8"
+DEFAULT_OUTPUT = "float32"
+DEFAULT_CALIB_SAMPLES = 300
+
+
+@dataclass(frozen=True)
+class QuantizationConfig:
+    """One conversion recipe. Build it with `fp32() fp16() dynamic() int8()`."""
+
+    kind: Kind = "fp32"
+    io: IoType = "float32"
+    output: IoType = "float32"
+    calib_samples: int = 0
+    allow_float_fallback: bool = False
+    keep_float: tuple[str, ...] = ()  # layer names, or ("auto:K",)
+    per_channel: bool = True
+    dense_per_tensor: bool = False  # dynamic: what tflite-runtime 2.14 can load
+    qat: bool = False
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise UsageError(f"unknown variant '{self.kind}' (choose one of: {', '.join(KINDS)})")
+        for name, value in (("--io", self.io), ("--output", self.output)):
+            if value not in IO_TYPES:
+                raise UsageError(f"{name} must be one of {', '.join(IO_TYPES)}, got {value!r}")
+        if self.kind == "int8" and self.calib_samples < 1:
+            raise UsageError(f"--calib-samples must be at least 1, got {self.calib_samples} "
+                             f"(default {DEFAULT_CALIB_SAMPLES})")
+        if self.kind != "int8" and (self.io != "float32" or self.output != "float32"):
+            raise UsageError(f"{self.kind} models have float32 input and output; --io applies to int8 only")
+        if self.keep_float and self.qat:
+            raise UsageError("--keep-float and --qat-epochs cannot be combined; pick one remedy")
+        parse_keep_float(self.keep_float)
+
+    # constructors -----------------------------------------------------------
+    @classmethod
+    def fp32(cls) -> QuantizationConfig:
+        return cls(kind="fp32")
+
+    @classmethod
+    def fp16(cls) -> QuantizationConfig:
+        return cls(kind="fp16")
+
+    @classmethod
+    def dynamic(cls, dense_per_tensor: bool = True) -> QuantizationConfig:
+        return cls(kind="dynamic", dense_per_tensor=dense_per_tensor)
+
+    @classmethod
+    def int8(cls, io: str = DEFAULT_IO, output: str = DEFAULT_OUTPUT,
+             calib_samples: int = DEFAULT_CALIB_SAMPLES, allow_float_fallback: bool = False,
+             keep_float: tuple[str, ...] = (), per_channel: bool = True,
+             qat: bool = False) -> QuantizationConfig:
+        return cls(kind="int8", io=io, output=output, calib_samples=calib_samples,
+                   allow_float_fallback=allow_float_fallback, keep_float=tuple(keep_float),
+                   per_channel=per_channel, qat=qat)
+
+    # naming -----------------------------------------------------------------
+    @property
+    def needs_calibration(self) -> bool:
+        return self.kind == "int8"
+
+    @property
+    def full_integer(self) -> bool:
+        """Whether every op must run in integer (checked after conversion)."""
+        return self.kind == "int8" and not self.keep_float and not self.allow_float_fallback
+
+    @property
+    def variant(self) -> str:
+        """The bundle folder name: what the file is, including non-default knobs."""
+        if self.kind != "int8":
+            return self.kind
+        name = "int8-qat" if self.qat else "int8"
+        if self.keep_float:
+            name += "-keep-" + _keep_slug(self.keep_float)
+        if self.io != DEFAULT_IO:
+            name += f"-io{self.io}"
+        if self.output != DEFAULT_OUTPUT:
+            name += f"-out{self.output}"
+        if not self.per_channel:
+            name += "-pertensor"
+        if self.allow_float_fallback and not self.keep_float:
+            name += "-mixed"
+        return name
+
+    # the converter ----------------------------------------------------------
+    def apply(self, converter, representative_dataset=None) -> None:
+        """Set optimizations, supported types/ops and inference types on a TFLiteConverter."""
+        from flower_edge.tfcompat import tf
+
+        lite = tf().lite
+        if self.kind == "fp32":
+            converter.optimizations = []
+            return
+        converter.optimizations = [lite.Optimize.DEFAULT]
+        if self.kind == "fp16":
+            converter.target_spec.supported_types = [tf().float16]
+            return
+        if self.kind == "dynamic":
+            # tflite-runtime 2.14 rejects per-channel FULLY_CONNECTED (op version 12).
+            converter._experimental_disable_per_channel_quantization_for_dense_layers = \
+                self.dense_per_tensor
+            return
+        if representative_dataset is None:
+            raise UsageError("int8 conversion needs calibration images (representative dataset)")
+        converter.representative_dataset = representative_dataset
+        ops = [lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if self.allow_float_fallback or self.keep_float:
+            ops.append(lite.OpsSet.TFLITE_BUILTINS)
+        converter.target_spec.supported_ops = ops
+        converter.inference_input_type = getattr(tf(), self.io)
+        converter.inference_output_type = getattr(tf(), self.output)
+        converter._experimental_disable_per_channel = not self.per_channel
+
+
+def parse_keep_float(spec: tuple[str, ...]) -> tuple[int, tuple[str, ...]]:
+    """(K for 'auto:K' or 0, explicit layer names)."""
+    auto, names = 0, []
+    for item in spec:
+        item = item.strip()
+        if item.startswith("auto:"):
+            try:
+                auto = int(item[5:])
+            except ValueError:
+                auto = 0
+            if auto < 1:
+                raise UsageError(f"--keep-float {item!r}: use auto:K with K >= 1, e.g. auto:3")
+        elif item:
+            names.append(item)
+    if auto and names:
+        raise UsageError("--keep-float takes either auto:K or layer names, not both")
+    return auto, tuple(names)
+
+
+def _keep_slug(spec: tuple[str, ...]) -> str:
+    auto, names = parse_keep_float(spec)
+    if auto:
+        return f"auto{auto}"
+    slug = "+".join(re.sub(r"[^A-Za-z0-9_]+", "_", n).strip("_") for n in names)
+    if len(slug) > 40:
+        import hashlib
+
+        slug = f"{len(names)}layers-{hashlib.sha1(slug.encode()).hexdigest()[:6]}"
+    return slug

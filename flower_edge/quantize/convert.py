@@ -1,0 +1,118 @@
+"""Keras -> TFLite bytes for one QuantizationConfig, with chatter sent to a log file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from flower_edge.errors import FlowerEdgeError
+from flower_edge.quantize.config import QuantizationConfig
+
+# Ops that only move data between float and integer at the model's edges.
+BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
+
+
+def load_keras_model(path: Path):
+    """Load the run's tf_keras model; a corrupt file is a one-line error."""
+    from flower_edge.tfcompat import keras
+
+    try:
+        with quiet(None):
+            return keras().models.load_model(str(path), compile=False)
+    except Exception as exc:  # noqa: BLE001  (zip, h5, json and keras errors alike)
+        text = " ".join(str(exc).split())[:160]
+        raise FlowerEdgeError(f"cannot load {path}: {type(exc).__name__}: {text}; the file is corrupt "
+                              f"or not a tf_keras model, re-run 'flower-edge train'") from None
+
+
+@contextlib.contextmanager
+def quiet(log_path: Path | None):
+    """Send fds 1 and 2 (C++ and absl logs included) to `log_path` (or /dev/null)."""
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    target = open(log_path, "ab") if log_path else open(os.devnull, "wb")  # noqa: SIM115
+    saved = [os.dup(1), os.dup(2)]
+    try:
+        os.dup2(target.fileno(), 1)
+        os.dup2(target.fileno(), 2)
+        yield
+    finally:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in saved:
+            os.close(fd)
+        target.close()
+
+
+def make_converter(model, config: QuantizationConfig, representative=None):
+    """A TFLiteConverter for `model` with `config` applied."""
+    from flower_edge.tfcompat import tf
+
+    converter = tf().lite.TFLiteConverter.from_keras_model(model)
+    config.apply(converter, representative)
+    return converter
+
+
+def convert(model, config: QuantizationConfig, representative=None, log_path: Path | None = None) -> bytes:
+    """Convert; int8 failures name the op that could not be quantized."""
+    converter = make_converter(model, config, representative)
+    if log_path:
+        with open(log_path, "a", encoding="utf-8") as fh:
+            fh.write(f"\n=== converting {config.variant} ===\n")
+    try:
+        with quiet(log_path):
+            return bytes(converter.convert())
+    except Exception as exc:  # noqa: BLE001  (the converter raises many types)
+        raise conversion_error(config, exc, log_path) from None
+
+
+def conversion_error(config: QuantizationConfig, exc: Exception, log_path: Path | None) -> FlowerEdgeError:
+    text = " ".join(str(exc).split())
+    where = f"; details in {log_path}" if log_path else ""
+    ops = sorted(set(re.findall(r"'tfl\.([a-z_0-9]+)'", text) + re.findall(r"op '?([A-Z_0-9]{3,})'?", text)))
+    if config.kind == "int8" and ops and not config.allow_float_fallback:
+        return FlowerEdgeError(f"{config.variant}: cannot quantize op {', '.join(ops)} to int8; pass "
+                               f"--allow-float-fallback to keep it in float (the file is then named "
+                               f"'{config.variant}-mixed'){where}")
+    return FlowerEdgeError(f"{config.variant} conversion failed: {text[:200]}{where}")
+
+
+def float_ops(model_bytes: bytes) -> list[str]:
+    """Names of ops that compute in float (outside the I/O (de)quantize edges)."""
+    interpreter = _interpreter(model_bytes)
+    tensors = {t["index"]: t for t in interpreter.get_tensor_details()}
+    found = []
+    for op in interpreter._get_ops_details():  # noqa: SLF001  (the only op-level view)
+        if op["op_name"] in BOUNDARY_OPS:
+            continue
+        dtypes = [tensors[i]["dtype"] for i in list(op["outputs"]) if i in tensors]
+        if any(np.dtype(d) == np.float32 for d in dtypes):
+            found.append(op["op_name"])
+    return found
+
+
+def check_full_integer(model_bytes: bytes, config: QuantizationConfig) -> None:
+    """Refuse to ship an 'int8' file that still computes in float."""
+    if not config.full_integer:
+        return
+    ops = float_ops(model_bytes)
+    if ops:
+        names = ", ".join(sorted(set(ops)))
+        raise FlowerEdgeError(f"{config.variant}: ops still run in float after int8 conversion ({names}); "
+                              f"pass --allow-float-fallback to accept a mixed model named "
+                              f"'{config.variant}-mixed'")
+
+
+def _interpreter(model_bytes: bytes):
+    from ai_edge_litert.interpreter import Interpreter
+
+    return Interpreter(model_content=model_bytes)

@@ -1,0 +1,160 @@
+"""`quantize_run`: a training run in, checked TFLite bundles out (RUN_DIR/export/<variant>/)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from flower_edge.config import dumps_toml, load_toml, to_dict
+from flower_edge.errors import FlowerEdgeError
+from flower_edge.io import atomic_write_json, atomic_write_text
+from flower_edge.quantize import calibration as cal
+from flower_edge.quantize.bundle import write_bundle
+from flower_edge.quantize.config import QuantizationConfig
+from flower_edge.quantize.convert import check_full_integer, convert, load_keras_model
+from flower_edge.quantize.recipe import QuantizeRecipe
+from flower_edge.quantize.verify import VariantRow, agreement_warnings, make_row, render_table
+from flower_edge.rundir import RunDir
+
+
+@dataclass
+class QuantizeResult:
+    """What `quantize_run` produced: checked rows, warnings for people, report paths."""
+
+    rows: list[VariantRow]
+    warnings: list[str] = field(default_factory=list)
+    debug_report: Path | None = None
+    log: Path | None = None
+
+    def table(self) -> str:
+        return render_table(self.rows)
+
+
+@dataclass
+class _Context:
+    run: RunDir
+    model: object
+    labels: list[str]
+    meta: dict
+    recipe: QuantizeRecipe
+    calib: np.ndarray | None
+    calib_labels: np.ndarray | None
+    splits: object
+    log: Path
+
+
+def quantize_run(run_dir: str | os.PathLike, recipe: QuantizeRecipe = QuantizeRecipe(),
+                 calib_data: str | os.PathLike | None = None) -> QuantizeResult:
+    """Export every variant of `recipe`, check each against Keras, return the rows."""
+    ctx = _prepare(RunDir(Path(run_dir)), recipe, calib_data)
+    val_images = _validation_images(ctx)
+    reference = ctx.model.predict(val_images.astype(np.float32), batch_size=32, verbose=0)
+    rows, fp32_bytes, debug_report = [], None, None
+    for config in recipe.configs():
+        model_bytes, extra, report = _convert_one(ctx, config)
+        debug_report = debug_report or report
+        dest = ctx.run.bundle(config.variant)
+        manifest = write_bundle(dest, model_bytes, ctx.labels, config,
+                                {**ctx.meta, "quantization": extra}, recipe.check_runtimes)
+        if config.kind == "fp32":
+            fp32_bytes = len(model_bytes)
+        rows.append(make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes))
+    if debug_report is None and recipe.debug:
+        debug_report = _debug(ctx, recipe.int8())[2]
+    result = QuantizeResult(rows, agreement_warnings(rows, recipe.agreement_threshold), debug_report, ctx.log)
+    _save_summary(ctx, result)
+    return result
+
+
+def _prepare(run: RunDir, recipe: QuantizeRecipe, calib_data) -> _Context:
+    run.require_model()
+    if not run.labels.is_file():
+        raise FlowerEdgeError(f"no labels.txt in {run.path}: re-run 'flower-edge train' (it writes one)")
+    labels = run.read_labels()
+    _check_writable(run.export)
+    model = load_keras_model(run.model)
+    splits = cal.load_splits(run, calib_data)
+    size = int(model.input_shape[1])
+    calib = calib_labels = None
+    needs_calib = recipe.debug or any(c.needs_calibration for c in recipe.configs())
+    if needs_calib:
+        paths, ys = cal.stratified(splits.train, recipe.calib_samples, seed=splits.seed)
+        calib, calib_labels = cal.load_images(paths, size, "calibration images"), np.asarray(ys)
+    log = run.export / "convert.log"
+    atomic_write_text(log, "flower-edge quantize: converter output\n")
+    return _Context(run, model, labels, _meta(run, model, size), recipe, calib, calib_labels, splits, log)
+
+
+def _check_writable(folder: Path) -> None:
+    """Fail before any slow work if the export folder cannot be written."""
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, probe = tempfile.mkstemp(prefix=".write-check.", dir=folder)
+    os.close(fd)
+    os.unlink(probe)
+
+
+def _meta(run: RunDir, model, size: int) -> dict:
+    from flower_edge.tfcompat import tf
+
+    cfg = load_toml(run.config) if run.config.is_file() else {}
+    arch = cfg.get("model", {}).get("name") or model.name
+    return {"architecture": arch, "image_size": size, "source_run": str(run.path.resolve()),
+            "tf_version": tf().__version__}
+
+
+def _validation_images(ctx: _Context) -> np.ndarray:
+    split = ctx.splits.val if len(ctx.splits.val) else ctx.splits.test
+    if not len(split):
+        split = ctx.splits.train
+    paths, _ = cal.stratified(split, ctx.recipe.val_samples, seed=ctx.splits.seed)
+    return cal.load_images(paths, ctx.meta["image_size"], f"validation images ({split.name})")
+
+
+def _convert_one(ctx: _Context, config: QuantizationConfig):
+    """(model bytes, extra manifest details, debug report path or None)."""
+    rep = cal.representative_dataset(ctx.calib) if ctx.calib is not None else None
+    if config.keep_float:
+        from flower_edge.quantize.debug import resolve_keep_float, selective_model
+
+        debugger, rows, report = _debug(ctx, config)
+        nodes = resolve_keep_float(config.keep_float, rows)
+        return selective_model(debugger, config, nodes, ctx.log), {"float_nodes": nodes}, report
+    model = ctx.model
+    extra: dict = {}
+    if config.qat:
+        from flower_edge.quantize.qat import fine_tune
+
+        train_paths, train_labels = cal.stratified(ctx.splits.train, len(ctx.splits.train))
+        images = cal.load_images(train_paths, ctx.meta["image_size"], "QAT training images")
+        model = fine_tune(ctx.model, images, np.asarray(train_labels), ctx.recipe.qat_epochs,
+                          ctx.recipe.qat_learning_rate)
+        extra = {"qat_epochs": ctx.recipe.qat_epochs, "qat_learning_rate": ctx.recipe.qat_learning_rate}
+    model_bytes = convert(model, config, rep, ctx.log)
+    check_full_integer(model_bytes, config)
+    return model_bytes, extra, None
+
+
+def _debug(ctx: _Context, config: QuantizationConfig):
+    """Run the debugger once and write export/debug/layers.{csv,md}."""
+    from flower_edge.quantize.debug import run_debugger, write_report
+
+    n = min(ctx.recipe.debug_samples, len(ctx.calib))
+    debugger, rows = run_debugger(ctx.model, config, cal.representative_dataset(ctx.calib),
+                                  ctx.calib[:n], ctx.log)
+    _, md = write_report(rows, ctx.run.export / "debug")
+    return debugger, rows, md
+
+
+def _save_summary(ctx: _Context, result: QuantizeResult) -> None:
+    export = ctx.run.export
+    atomic_write_text(export / "quantize.toml", dumps_toml(to_dict(ctx.recipe)))
+    atomic_write_json(export / "quantize.json", {"rows": [r.to_dict() for r in result.rows],
+                                                 "warnings": result.warnings})
+    text = "# Exported variants\n\n" + result.table() + "\n"
+    if result.warnings:
+        text += "\n" + "\n".join(f"- warning: {w}" for w in result.warnings) + "\n"
+    atomic_write_text(export / "quantize.md", text)

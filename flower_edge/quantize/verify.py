@@ -1,0 +1,116 @@
+"""After conversion: every variant against the Keras model on a validation batch.
+
+Results are data (`VariantRow`); `render_table` and `agreement_warnings` turn
+them into text for people.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+MB = 1e6
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    """One exported variant, checked."""
+
+    variant: str
+    path: str
+    size_mb: float
+    ratio_to_fp32: float | None
+    top1_agreement: float
+    max_abs_prob_diff: float
+    samples: int
+    input_dtype: str
+    output_dtype: str
+    litert_loads: bool
+    tflite_runtime_loads: bool | None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def tflite_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
+    """Run a .tflite on uint8 HxWx3 images one by one; float32 [N, C] probabilities."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(model_path))
+    interpreter.allocate_tensors()
+    inp = interpreter.get_input_details()[0]
+    out = interpreter.get_output_details()[0]
+    results = []
+    for img in images:
+        interpreter.set_tensor(inp["index"], quantize_input(img[None], inp))
+        interpreter.invoke()
+        results.append(dequantize(interpreter.get_tensor(out["index"])[0], out))
+    return np.stack(results).astype(np.float32)
+
+
+def quantize_input(batch: np.ndarray, detail: dict) -> np.ndarray:
+    """0..255 pixels into the model's input type using its own scale / zero point."""
+    dtype = np.dtype(detail["dtype"])
+    if dtype == np.float32:
+        return batch.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    info = np.iinfo(dtype)
+    q = np.round(batch.astype(np.float32) / scale + zero_point)
+    return np.clip(q, info.min, info.max).astype(dtype)
+
+
+def dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
+    if np.dtype(detail["dtype"]) == np.float32:
+        return values.astype(np.float32)
+    scale, zero_point = detail["quantization"]
+    return (values.astype(np.float32) - zero_point) * scale
+
+
+def compare(reference: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    """(top-1 agreement, max abs probability difference)."""
+    agree = float(np.mean(np.argmax(reference, 1) == np.argmax(probs, 1)))
+    return agree, float(np.max(np.abs(reference - probs)))
+
+
+def make_row(variant: str, bundle: Path, manifest: dict, reference: np.ndarray, images: np.ndarray,
+             fp32_bytes: int | None) -> VariantRow:
+    """Check one bundle against the Keras reference probabilities."""
+    model_path = bundle / manifest["files"]["model"]["name"]
+    size = manifest["files"]["model"]["bytes"]
+    agree, diff = compare(reference, tflite_probabilities(model_path, images))
+    runtimes = manifest.get("runtimes", {})
+    tfrt = runtimes.get("tflite-runtime-2.14", {})
+    return VariantRow(variant=variant, path=str(bundle), size_mb=round(size / MB, 3),
+                      ratio_to_fp32=round(size / fp32_bytes, 3) if fp32_bytes else None,
+                      top1_agreement=agree, max_abs_prob_diff=diff, samples=len(images),
+                      input_dtype=manifest["input"]["dtype"], output_dtype=manifest["output"]["dtype"],
+                      litert_loads=bool(runtimes.get("ai-edge-litert", {}).get("loads")),
+                      tflite_runtime_loads=tfrt.get("loads") if tfrt.get("checked") else None)
+
+
+def render_table(rows: list[VariantRow]) -> str:
+    """A Markdown table for the terminal and the export README."""
+    head = ("| variant | size MB | vs fp32 | top-1 agreement | max abs prob diff | in/out | "
+            "litert | tflite-runtime 2.14 |")
+    lines = [head, "|---|---:|---:|---:|---:|---|---|---|"]
+    for r in rows:
+        ratio = f"{r.ratio_to_fp32:.2f}x" if r.ratio_to_fp32 else "-"
+        tfrt = {True: "yes", False: "NO", None: "unchecked"}[r.tflite_runtime_loads]
+        lines.append(f"| {r.variant} | {r.size_mb:.2f} | {ratio} | {r.top1_agreement:.1%} "
+                     f"({r.samples}) | {r.max_abs_prob_diff:.2g} | {r.input_dtype}/{r.output_dtype} | "
+                     f"{'yes' if r.litert_loads else 'NO'} | {tfrt} |")
+    return "\n".join(lines)
+
+
+def agreement_warnings(rows: list[VariantRow], threshold: float) -> list[str]:
+    """One line per int8 variant whose top-1 agreement with Keras is below `threshold`."""
+    out = []
+    for r in rows:
+        if r.variant.startswith("int8") and r.top1_agreement < threshold:
+            out.append(f"{r.variant} agrees with the Keras model on only {r.top1_agreement:.1%} of top-1 "
+                       f"(< {threshold:.0%}, {r.samples} validation images): try '--debug "
+                       f"--keep-float auto:3' (keep the worst layers in float), '--qat-epochs 3', or "
+                       f"more calibration images ('--calib-samples 1000')")
+    return out

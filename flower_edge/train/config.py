@@ -1,0 +1,148 @@
+"""The training recipe as frozen dataclasses: [data], [model] and [train] tables.
+
+Defaults are a sensible real-use recipe (two-phase fine-tuning, augmentation,
+cosine schedule, label smoothing), not the TF tutorial's frozen-base head.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Literal
+
+from flower_edge.config import dumps_toml, from_mapping, load_toml, to_dict
+from flower_edge.errors import UsageError
+
+OPTIMIZERS = ("sgd", "adam", "rmsprop")
+SCHEDULES = ("constant", "cosine", "triangular", "triangular2", "exp_range", "plateau")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
+STRATEGIES = ("auto", "mirrored", "multiworker")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the photos are and how they are split and batched."""
+
+    path: str = ""
+    source: str | None = None  # None = detect (folder-per-class, oxford102, ...)
+    seed: int = 0
+    fractions: tuple[float, ...] = (0.7, 0.15, 0.15)
+    batch_size: int = 32
+    cache: bool = True
+
+    def __post_init__(self):
+        if self.batch_size < 1:
+            raise UsageError(f"batch size must be at least 1, got {self.batch_size} (try --batch-size 32)")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Which backbone, at which size, from which weights."""
+
+    name: str = "mobilenet_v2"
+    image_size: int = 0  # 0 = the spec's default size
+    weights: str = "imagenet"  # 'imagenet' | 'none' | path to a notop .h5
+    dropout: float = 0.2
+
+    def __post_init__(self):
+        if not 0.0 <= self.dropout < 1.0:
+            raise UsageError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.image_size < 0:
+            raise UsageError(f"image size must be positive (or 0 for the model's default), got {self.image_size}")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Two-phase fine-tuning: phase 1 trains the head, phase 2 the top of the backbone."""
+
+    optimizer: Literal["sgd", "adam", "rmsprop"] = "adam"
+    momentum: float = 0.9
+    lr: float = 1e-3
+    head_epochs: int = 5
+    finetune_epochs: int = 10
+    finetune_layers: int | str = "spec"  # N, "all", or "spec" = the spec's recipe default
+    finetune_lr: float = 1e-4
+    schedule: Literal["constant", "cosine", "triangular", "triangular2", "exp_range",
+                      "plateau"] = "cosine"
+    warmup_epochs: float = 0.0
+    cycle_epochs: float = 4.0  # cyclic schedules: epochs per full cycle
+    min_lr_ratio: float = 0.01  # cosine floor / cyclic base, as a fraction of lr
+    label_smoothing: float = 0.1
+    class_weights: bool = False
+    early_stopping: int = 0  # patience in epochs on val loss; 0 = off
+    restore_best: bool = True  # end with the best-on-val epoch's weights, not the last
+    augment: bool = True
+    weight_decay: float = 0.0
+    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    jit: bool = False
+    strategy: Literal["auto", "mirrored", "multiworker"] = "auto"
+
+    def __post_init__(self):
+        if self.head_epochs < 0 or self.finetune_epochs < 0:
+            raise UsageError("epochs must be 0 or more (--epochs for the head, --finetune-epochs for phase 2)")
+        if self.head_epochs + self.finetune_epochs == 0:
+            raise UsageError("nothing to train: set --epochs or --finetune-epochs above 0")
+        if self.lr <= 0 or self.finetune_lr <= 0:
+            raise UsageError(f"learning rates must be positive, got lr={self.lr}, finetune_lr={self.finetune_lr}")
+        if not 0.0 <= self.label_smoothing < 1.0:
+            raise UsageError(f"label smoothing must be in [0, 1), got {self.label_smoothing}")
+        if isinstance(self.finetune_layers, str) and self.finetune_layers not in ("all", "spec"):
+            raise UsageError(f"finetune_layers must be a number, 'all' or 'spec', got {self.finetune_layers!r}")
+        if isinstance(self.finetune_layers, int) and self.finetune_layers < 0:
+            raise UsageError(f"finetune_layers must be 0 or more, got {self.finetune_layers}")
+
+    @property
+    def total_epochs(self) -> int:
+        return self.head_epochs + self.finetune_epochs
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """The whole recipe: saved as config.toml in every run directory."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_recipe(path: str | os.PathLike | None) -> RunConfig:
+    """A recipe file onto RunConfig (unknown key = error); None gives the defaults."""
+    if path is None:
+        return RunConfig()
+    return from_mapping(RunConfig, load_toml(path))
+
+
+def apply_overrides(cfg: RunConfig, data: dict, model: dict, train: dict) -> RunConfig:
+    """CLI flags (None = not given) over recipe keys, table by table."""
+    merged = to_dict(cfg)
+    for table, changes in (("data", data), ("model", model), ("train", train)):
+        merged.setdefault(table, {}).update({k: v for k, v in changes.items() if v is not None})
+    return from_mapping(RunConfig, merged)
+
+
+def resolve(cfg: RunConfig) -> RunConfig:
+    """Fill spec-dependent defaults (image size, fine-tune depth) so the saved config is explicit."""
+    from flower_edge.models import get_spec
+
+    spec = get_spec(cfg.model.name)
+    size = spec.check_size(cfg.model.image_size or spec.default_size)
+    depth = spec.finetune_layers if cfg.train.finetune_layers == "spec" else cfg.train.finetune_layers
+    train = dataclasses.replace(cfg.train, finetune_layers=depth)
+    if from_scratch(cfg) and train.finetune_epochs:
+        # No pretrained backbone: phase 1 already trains every layer, so a second
+        # "fine-tune" phase would only be more epochs; fold it into phase 1.
+        train = dataclasses.replace(train, head_epochs=train.head_epochs if train.head_epochs
+                                    else train.finetune_epochs, finetune_epochs=0)
+    return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, image_size=size),
+                               train=train)
+
+
+def from_scratch(cfg: RunConfig) -> bool:
+    """True when the backbone starts random, so it trains from the first epoch."""
+    return cfg.model.weights in ("", "none")
+
+
+def dumps(cfg: RunConfig) -> str:
+    """The resolved config as TOML text."""
+    return dumps_toml(to_dict(cfg))

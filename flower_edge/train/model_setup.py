@@ -1,0 +1,73 @@
+"""Phase setup: which layers train, with which optimizer, loss and metrics."""
+
+from __future__ import annotations
+
+from flower_edge.models.build import backbone_layers
+from flower_edge.train.config import TrainConfig
+
+
+def set_phase(model, phase: int, finetune_layers: int | str, scratch: bool = False) -> int:
+    """Phase 1: backbone frozen. Phase 2: the top N backbone layers train (BatchNorm
+    stays frozen, so it keeps running in inference mode). `scratch` (random backbone):
+    everything trains, BatchNorm included. Returns the trainable backbone layer count."""
+    from flower_edge.tfcompat import keras
+
+    bn = keras().layers.BatchNormalization
+    backbone = backbone_layers(model)
+    ids = {id(layer) for layer in backbone}
+    for layer in model.layers:
+        if id(layer) not in ids:
+            # Head trains; preprocessing layers hold fixed constants and never do.
+            layer.trainable = not layer.name.startswith("preprocess")
+    if scratch:
+        for layer in backbone:
+            layer.trainable = True
+        return len(backbone)
+    if phase == 1:
+        unfrozen = []
+    elif finetune_layers == "all":
+        unfrozen = backbone
+    else:
+        unfrozen = backbone[len(backbone) - int(finetune_layers):] if int(finetune_layers) else []
+    chosen = {id(layer) for layer in unfrozen}
+    for layer in backbone:
+        layer.trainable = id(layer) in chosen and not isinstance(layer, bn)
+    return sum(1 for layer in backbone if layer.trainable)
+
+
+def make_optimizer(cfg: TrainConfig, lr: float):
+    """SGD with (Nesterov) momentum, Adam(W) or RMSprop."""
+    from flower_edge.tfcompat import keras
+
+    opt = keras().optimizers
+    decay = cfg.weight_decay or None
+    if cfg.optimizer == "sgd":
+        return opt.SGD(learning_rate=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
+                       weight_decay=decay)
+    if cfg.optimizer == "rmsprop":
+        return opt.RMSprop(learning_rate=lr, momentum=cfg.momentum if cfg.momentum < 1 else 0.0,
+                           weight_decay=decay)
+    return opt.Adam(learning_rate=lr, weight_decay=decay)
+
+
+def compile_model(model, cfg: TrainConfig, lr: float, num_classes: int) -> None:
+    """Compile for one phase: smoothed cross-entropy, top-1 and top-5 accuracy."""
+    from flower_edge.tfcompat import keras
+
+    k = keras()
+    model.compile(
+        optimizer=make_optimizer(cfg, lr),
+        loss=k.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=[k.metrics.CategoricalAccuracy(name="accuracy"),
+                 k.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
+        jit_compile=cfg.jit,
+    )
+
+
+def class_weights(labels, num_classes: int) -> dict[int, float]:
+    """Balanced weights n / (k * count_c), so rare classes count as much as common ones."""
+    import numpy as np
+
+    counts = np.bincount(np.asarray(labels, dtype=int), minlength=num_classes).astype(float)
+    weights = len(labels) / (num_classes * np.maximum(counts, 1.0))
+    return {i: float(w) for i, w in enumerate(weights)}

@@ -1,0 +1,58 @@
+"""Choosing and guarding run directories: unique default names, no silent overwrite."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from pathlib import Path
+
+from flower_edge.errors import UsageError
+from flower_edge.rundir import DEFAULT_ROOT, RunDir
+
+
+def new_run_dir(model_name: str, out: str | None = None, run_name: str | None = None,
+                force: bool = False) -> RunDir:
+    """ROOT/NAME (ROOT defaults to artifacts/, NAME to <model>-<YYYYmmdd-HHMMSS>[-n]).
+
+    A folder that already holds files is refused unless `force` (which empties it):
+    resuming is a separate, explicit `--resume RUN_DIR`.
+    """
+    root = Path(out) if out else DEFAULT_ROOT
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--out {root} is a file; pass a folder for run directories")
+    if run_name:
+        if "/" in run_name or run_name in (".", ".."):
+            raise UsageError(f"--run-name must be a plain folder name, got {run_name!r}")
+        path = root / run_name
+    else:
+        path = _unique(root, f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+    if path.exists() and (not path.is_dir() or any(path.iterdir())):
+        if not force:
+            raise UsageError(f"{path} already holds a run; pass --resume {path} to continue it, "
+                             f"--force to overwrite it, or choose another --run-name")
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    path.mkdir(parents=True, exist_ok=True)
+    return RunDir(path)
+
+
+def _unique(root: Path, base: str) -> Path:
+    path, n = root / base, 1
+    while path.exists():
+        n += 1
+        path = root / f"{base}-{n}"
+    return path
+
+
+def existing_run(path: str) -> RunDir:
+    """A run directory to resume: it must hold the config and split a run starts with."""
+    run = RunDir(Path(path))
+    if not run.path.is_dir():
+        raise UsageError(f"cannot resume: {run.path} is not a folder (pass a run directory "
+                         f"written by 'flower-edge train')")
+    if not run.config.is_file() or not run.split.is_file():
+        raise UsageError(f"cannot resume {run.path}: it has no config.toml/split.json, so it is "
+                         f"not a training run; start a new one without --resume")
+    return run
