@@ -151,8 +151,8 @@ def test_explain_cli_activation_max_by_label(invoke, tiny_run, tmp_path):
 
 
 def test_explain_cli_occlusion_on_int8_bundle(invoke, quantized_run, tmp_path):
-    images = _test_images(Path(quantized_run), 1)
-    result = invoke("explain", quantized_run, *images, "--method", "occlusion", "--bundle", "int8",
+    images = _test_images(quantized_run.path, 1)
+    result = invoke("explain", quantized_run.path, *images, "--method", "occlusion", "--bundle", "int8",
                     "--out", tmp_path)
     assert result.exit_code == 0, result.output
     assert len(list(tmp_path.glob("*_occlusion.png"))) == 1

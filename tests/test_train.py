@@ -99,10 +99,10 @@ def test_metrics_complete_and_consistent(baseline_run):
     assert flips <= max(2, 0.05 * len(test)), flips
 
 
-def test_existing_run_dir_is_refused_unless_force(baseline_run, invoke, flowers5, tmp_path):
+def test_existing_run_dir_is_refused_unless_force(baseline_run, invoke, synth_data, tmp_path):
     copy = tmp_path / "runs" / "r"
     shutil.copytree(baseline_run, copy)
-    args = ["train", "--data", flowers5, "--model", "tiny_cnn", "--weights", "none",
+    args = ["train", "--data", synth_data, "--model", "tiny_cnn", "--weights", "none",
             "--image-size", "32", "--epochs", "1", "--out", copy.parent, "--run-name", "r"]
     assert_clean_error(invoke(*args), code=2, contains="already holds a run")
     result = invoke(*args, "--force")

@@ -19,7 +19,7 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
 @click.option("--io", type=click.Choice(["uint8", "int8", "float32"]), default=None,
               help="int8 input type [default: uint8, camera pixels go straight in].")
 @click.option("--output", "output_type", type=click.Choice(["float32", "uint8", "int8"]), default=None,
-              help="int8 output type [default: float32, keeps near-tie probabilities apart].")
+              help="int8 output type [default: float32, ready-to-use probabilities].")
 @click.option("--calib-samples", type=int, default=None,
               help="Training images to calibrate int8 on, stratified by class [default: 300].")
 @click.option("--calib-data", type=click.Path(), default=None,

@@ -60,11 +60,14 @@ def check_litert(model_path: Path) -> dict:
     try:
         from ai_edge_litert.interpreter import Interpreter
 
-        interpreter = Interpreter(model_path=str(model_path))
-        interpreter.allocate_tensors()
-        detail = interpreter.get_input_details()[0]
-        interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
-        interpreter.invoke()
+        from flower_edge.quantize.convert import quiet
+
+        with quiet(None):  # the delegate's INFO line is chatter, not a result
+            interpreter = Interpreter(model_path=str(model_path))
+            interpreter.allocate_tensors()
+            detail = interpreter.get_input_details()[0]
+            interpreter.set_tensor(detail["index"], np.zeros(detail["shape"], dtype=detail["dtype"]))
+            interpreter.invoke()
         return {"loads": True, "checked": True, "version": version}
     except Exception as exc:  # noqa: BLE001
         return {"loads": False, "checked": True, "version": version, "error": _short(exc)}

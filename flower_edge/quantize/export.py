@@ -15,7 +15,7 @@ from flower_edge.io import atomic_write_json, atomic_write_text
 from flower_edge.quantize import calibration as cal
 from flower_edge.quantize.bundle import write_bundle
 from flower_edge.quantize.config import QuantizationConfig
-from flower_edge.quantize.convert import check_full_integer, convert, load_keras_model
+from flower_edge.quantize.convert import check_full_integer, convert, load_keras_model, saved_model
 from flower_edge.quantize.recipe import QuantizeRecipe
 from flower_edge.quantize.verify import VariantRow, agreement_warnings, make_row, render_table
 from flower_edge.rundir import RunDir
@@ -45,6 +45,7 @@ class _Context:
     calib_labels: np.ndarray | None
     splits: object
     log: Path
+    source: object = None  # a SavedModel export of `model`, converted once per variant
 
 
 def quantize_run(run_dir: str | os.PathLike, recipe: QuantizeRecipe = QuantizeRecipe(),
@@ -54,17 +55,18 @@ def quantize_run(run_dir: str | os.PathLike, recipe: QuantizeRecipe = QuantizeRe
     val_images = _validation_images(ctx)
     reference = ctx.model.predict(val_images.astype(np.float32), batch_size=32, verbose=0)
     rows, fp32_bytes, debug_report = [], None, None
-    for config in recipe.configs():
-        model_bytes, extra, report = _convert_one(ctx, config)
-        debug_report = debug_report or report
-        dest = ctx.run.bundle(config.variant)
-        manifest = write_bundle(dest, model_bytes, ctx.labels, config,
-                                {**ctx.meta, "quantization": extra}, recipe.check_runtimes)
-        if config.kind == "fp32":
-            fp32_bytes = len(model_bytes)
-        rows.append(make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes))
-    if debug_report is None and recipe.debug:
-        debug_report = _debug(ctx, recipe.int8())[2]
+    with saved_model(ctx.model, ctx.log) as ctx.source:
+        for config in recipe.configs():
+            model_bytes, extra, report = _convert_one(ctx, config)
+            debug_report = debug_report or report
+            dest = ctx.run.bundle(config.variant)
+            manifest = write_bundle(dest, model_bytes, ctx.labels, config,
+                                    {**ctx.meta, "quantization": extra}, recipe.check_runtimes)
+            if config.kind == "fp32":
+                fp32_bytes = len(model_bytes)
+            rows.append(make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes))
+        if debug_report is None and recipe.debug:
+            debug_report = _debug(ctx, recipe.int8())[2]
     result = QuantizeResult(rows, agreement_warnings(rows, recipe.agreement_threshold), debug_report, ctx.log)
     _save_summary(ctx, result)
     return result
@@ -123,7 +125,7 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
         debugger, rows, report = _debug(ctx, config)
         nodes = resolve_keep_float(config.keep_float, rows)
         return selective_model(debugger, config, nodes, ctx.log), {"float_nodes": nodes}, report
-    model = ctx.model
+    model = ctx.source
     extra: dict = {}
     if config.qat:
         from flower_edge.quantize.qat import fine_tune
@@ -143,7 +145,7 @@ def _debug(ctx: _Context, config: QuantizationConfig):
     from flower_edge.quantize.debug import run_debugger, write_report
 
     n = min(ctx.recipe.debug_samples, len(ctx.calib))
-    debugger, rows = run_debugger(ctx.model, config, cal.representative_dataset(ctx.calib),
+    debugger, rows = run_debugger(ctx.source, config, cal.representative_dataset(ctx.calib),
                                   ctx.calib[:n], ctx.log)
     _, md = write_report(rows, ctx.run.export / "debug")
     return debugger, rows, md

@@ -36,10 +36,23 @@ def read_state(run: RunDir) -> dict | None:
         raise FlowerEdgeError(f"corrupt checkpoint state {path}; restart with --force") from None
 
 
-def _write(run: RunDir, name: str, **objects) -> None:
-    """A tf.train.Checkpoint of `objects` into checkpoints/<name>/, via a renamed temp dir."""
+def _variables(model) -> dict:
+    """The model's variables keyed by position ("layer/weight" indices), not by name:
+    auto-generated layer names (conv2d_80) shift when another model was built first in
+    the process. Checkpointing these instead of the model object also keeps the model's
+    attached optimizer out: phase 2's new optimizer must not get phase 1's slots."""
+    return {f"{i}/{j}": w for i, layer in enumerate(model.layers)
+            for j, w in enumerate(layer.weights)}
+
+
+def _write(run: RunDir, name: str, model, optimizer=None) -> None:
+    """A tf.train.Checkpoint of the model (and optimizer) into checkpoints/<name>/, via a
+    renamed temp dir."""
     from flower_edge.tfcompat import tf
 
+    objects = {"weights": _variables(model)}
+    if optimizer is not None:
+        objects["optimizer"] = optimizer
     run.checkpoints.mkdir(parents=True, exist_ok=True)
     final = run.checkpoints / name
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run.checkpoints))
@@ -65,11 +78,12 @@ def _prefix(run: RunDir, name: str) -> Path:
 
 
 def save_epoch(run: RunDir, model, optimizer, state: dict, history: list[dict]) -> None:
-    """Write one epoch's checkpoint, then history, then commit the state."""
+    """Write one epoch's checkpoint, then history, then commit `state` (updated in place)."""
     name = f"epoch-{state['epoch']:04d}"
     _write(run, name, model=model, optimizer=optimizer)
     write_history(run, history)
-    atomic_write_json(run.checkpoints / STATE, {**state, "checkpoint": name})
+    state["checkpoint"] = name
+    atomic_write_json(run.checkpoints / STATE, state)
     for old in run.checkpoints.glob("epoch-*"):
         if old.name != name:
             shutil.rmtree(old, ignore_errors=True)
@@ -86,7 +100,8 @@ def load_weights(run: RunDir, name: str, model) -> None:
     """Read weights written by `save_weights` or `save_epoch` (optimizer slots ignored)."""
     from flower_edge.tfcompat import tf
 
-    tf().train.Checkpoint(model=model).read(str(_prefix(run, name))).expect_partial()
+    status = tf().train.Checkpoint(weights=_variables(model)).read(str(_prefix(run, name)))
+    status.assert_existing_objects_matched().expect_partial()
 
 
 def restore(run: RunDir, state: dict, model, optimizer) -> None:
@@ -96,7 +111,8 @@ def restore(run: RunDir, state: dict, model, optimizer) -> None:
     prefix = _prefix(run, state["checkpoint"])
     inner = getattr(optimizer, "inner_optimizer", optimizer)
     inner.build(model.trainable_variables)
-    tf().train.Checkpoint(model=model, optimizer=optimizer).read(str(prefix)).expect_partial()
+    status = tf().train.Checkpoint(weights=_variables(model), optimizer=optimizer).read(str(prefix))
+    status.assert_existing_objects_matched()
 
 
 def write_history(run: RunDir, rows: list[dict]) -> None:

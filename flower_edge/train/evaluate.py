@@ -50,10 +50,14 @@ def finish_run(cfg: RunConfig, run: RunDir, splits: DataSplits, model, state: di
 
 
 def clean_copy(cfg: RunConfig, model, num_classes: int):
-    """The same network rebuilt in float32 with every layer trainable, weights copied by
-    layer name: what later stages (quantization, QAT) expect, whatever the precision."""
-    from flower_edge.models.build import build_model
+    """The network as later stages (quantization, QAT) expect it: float32, every layer
+    trainable. Under mixed precision it is rebuilt and the weights copied by layer name."""
+    from flower_edge.models.build import PREPROCESS_PREFIX, build_model
 
+    if cfg.train.precision == "float32":
+        for layer in model.layers:
+            layer.trainable = not layer.name.startswith(PREPROCESS_PREFIX)
+        return model
     fresh = build_model(get_spec(cfg.model.name), num_classes, cfg.model.image_size, "none",
                         cfg.model.dropout)
     source = {layer.name: layer for layer in model.layers}

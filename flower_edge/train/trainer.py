@@ -178,8 +178,10 @@ def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, re
         keras().callbacks.TensorBoard(log_dir=str(run.logs), profile_batch=0, write_graph=False),
     ]
     weights = class_weights(splits.train.labels, len(splits.classes)) if t.class_weights else None
-    model.fit(train_ds, validation_data=val_ds, initial_epoch=first, epochs=end,
-              callbacks=callbacks, class_weight=weights, verbose=0)
+    # repeat() + steps_per_epoch: with an unknown cardinality (ignore_errors) Keras runs
+    # one extra optimizer step in the first epoch; this way every epoch is exactly `steps`.
+    model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=val_ds,
+              initial_epoch=first, epochs=end, callbacks=callbacks, class_weight=weights, verbose=0)
 
 
 def _phase_name(cfg: RunConfig, phase: int, trainable: int) -> str:

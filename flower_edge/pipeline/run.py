@@ -1,0 +1,207 @@
+"""`run_pipeline`: train -> quantize -> benchmark -> report into one run directory.
+
+Each stage has a fingerprint (its config table + the identity of its input files,
+see stamps.py). A stage whose stamp matches and whose outputs exist is skipped; a
+failed stage leaves earlier stages' outputs and stamps intact, so a rerun continues
+from it (an interrupted training run is resumed from its last committed epoch).
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from flower_edge.errors import UsageError
+from flower_edge.pipeline import stamps
+from flower_edge.pipeline.config import PipelineConfig, stage_tables
+from flower_edge.rundir import DEFAULT_ROOT, RunDir
+
+STAGES = ("train", "quantize", "benchmark", "report")
+REPORT_VERSION = 1  # bump when the report's layout changes, so old reports are rebuilt
+
+
+@dataclass
+class StageResult:
+    """What happened to one stage: 'ran', 'resumed', 'skipped' or 'failed'."""
+
+    stage: str
+    status: str
+    seconds: float = 0.0
+    error: str | None = None
+
+    def line(self) -> str:
+        if self.status == "skipped":
+            return f"{self.stage}: skipped (up to date)"
+        if self.status == "failed":
+            return f"{self.stage}: failed after {self.seconds:.1f}s"
+        return f"{self.stage}: {self.status} in {self.seconds:.1f}s"
+
+
+@dataclass
+class PipelineResult:
+    """The run directory, each stage's result, and the report's location."""
+
+    run: Path
+    stages: list[StageResult] = field(default_factory=list)
+
+    @property
+    def report(self) -> Path:
+        return self.run / "report" / "index.md"
+
+    def status(self, stage: str) -> str | None:
+        return next((s.status for s in self.stages if s.stage == stage), None)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    name: str
+    fingerprint: Callable[[], str]
+    outputs: Callable[[], list]
+    run: Callable[[], str]  # returns the status: 'ran' or 'resumed'
+
+
+def run_pipeline(cfg: PipelineConfig, out: str | None = None, run_name: str | None = None,
+                 force: bool = False, echo: Callable[[str], None] | None = None,
+                 until: str | None = None) -> PipelineResult:
+    """Run every stage that is not up to date (up to and including `until`); returns
+    per-stage results.
+
+    The run folder is OUT/RUN_NAME (default artifacts/<model>), fixed so that a
+    second call finds the first one's outputs.
+    """
+    echo = echo or (lambda line: print(line, file=sys.stderr))
+    if until is not None and until not in STAGES:
+        raise UsageError(f"--until must be one of {', '.join(STAGES)}, got {until!r}")
+    if not cfg.data.path:
+        raise UsageError("no data: pass --data DIR (a folder with one sub-folder per class) or set "
+                         "[data] path in the recipe")
+    run = _run_dir(out, run_name or cfg.model.name, force)
+    result = PipelineResult(run.path)
+    for stage in _stages(cfg, run, force):
+        fp = stage.fingerprint()
+        if not force and stamps.is_fresh(run.path, stage.name, fp, stage.outputs()):
+            result.stages.append(StageResult(stage.name, "skipped"))
+            echo(result.stages[-1].line())
+            if stage.name == until:
+                break
+            continue
+        stamps.clear(run.path, stage.name)
+        echo(f"{stage.name}: running")
+        start = time.perf_counter()
+        try:
+            status = stage.run()
+        except BaseException as exc:
+            result.stages.append(StageResult(stage.name, "failed", time.perf_counter() - start, str(exc)))
+            echo(result.stages[-1].line())
+            raise
+        # Inputs are fingerprinted after the stage: train creates the files later stages read.
+        stamps.mark_done(run.path, stage.name, stage.fingerprint())
+        result.stages.append(StageResult(stage.name, status, time.perf_counter() - start))
+        echo(result.stages[-1].line())
+        if stage.name == until:
+            break
+    return result
+
+
+def _run_dir(out: str | None, name: str, force: bool) -> RunDir:
+    """OUT/NAME; a folder holding something other than a pipeline run is refused."""
+    if "/" in name or name in (".", ".."):
+        raise UsageError(f"--run-name must be a plain folder name, got {name!r}")
+    root = Path(out) if out else DEFAULT_ROOT
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"--out {root} is a file; pass a folder for run directories")
+    run = RunDir(root / name)
+    if run.path.exists() and not run.path.is_dir():
+        raise UsageError(f"{run.path} is a file; choose another --run-name")
+    foreign = run.path.is_dir() and any(run.path.iterdir()) and not (run.path / stamps.STAMP_DIR).is_dir()
+    if foreign and not force:
+        raise UsageError(f"{run.path} already holds a run not made by 'flower-edge pipeline'; choose "
+                         f"another --run-name, or pass --force to overwrite it")
+    return run
+
+
+def _stages(cfg: PipelineConfig, run: RunDir, force: bool) -> list[_Stage]:
+    tables = stage_tables(cfg)
+    train_fp = {k: tables[k] for k in ("data", "model", "train")}
+
+    def manifests():
+        return [b / "manifest.json" for b in run.bundles()]
+
+    def benchmark_out():
+        return run.report / "benchmark.json"
+
+    return [
+        _Stage("train", lambda: stamps.fingerprint(train_fp, [Path(cfg.data.path)]),
+               lambda: [run.model, run.metrics, run.labels, run.split],
+               lambda: _train(cfg, run, force)),
+        _Stage("quantize", lambda: stamps.fingerprint({"quantize": tables["quantize"]}, [run.model]),
+               lambda: [run.export / "quantize.json"] + [run.bundle(v) / "manifest.json"
+                                                         for v in cfg.quantize.variants],
+               lambda: _quantize(cfg, run)),
+        _Stage("benchmark", lambda: stamps.fingerprint({"benchmark": tables["benchmark"]},
+                                                        [run.model, *manifests()]),
+               lambda: [benchmark_out()], lambda: _benchmark(cfg, run)),
+        _Stage("report", lambda: stamps.fingerprint(
+            {"report": REPORT_VERSION, "tables": tables},
+            [run.model, run.metrics, run.history, run.export / "quantize.json", benchmark_out()]),
+               lambda: [run.report / "index.md", run.report / "index.html"],
+               lambda: _report(run)),
+    ]
+
+
+def _train(cfg: PipelineConfig, run: RunDir, force: bool) -> str:
+    """Resume an interrupted run of the same recipe, else train from the start."""
+    from flower_edge.train import checkpoint, trainer
+    from flower_edge.train.config import dumps, resolve
+
+    resolved = resolve(cfg.run_config())
+    same_recipe = run.config.is_file() and run.config.read_text(encoding="utf-8") == dumps(resolved)
+    if not force and same_recipe and run.split.is_file() and checkpoint.read_state(run):
+        trainer.resume_run(str(run.path))
+        return "resumed"
+    keep = _keep_stamps(run)
+    try:
+        trainer.start_run(cfg.run_config(), str(run.path.parent), run.path.name, force=True)
+    finally:
+        keep()
+    return "ran"
+
+
+def _keep_stamps(run: RunDir) -> Callable[[], None]:
+    """start_run(force=True) empties the folder; keep the .stages marker that says
+    this folder belongs to the pipeline (stale stamps are harmless: fingerprints change)."""
+    marker = run.path / stamps.STAMP_DIR
+
+    def restore():
+        run.path.mkdir(parents=True, exist_ok=True)
+        marker.mkdir(exist_ok=True)
+
+    restore()
+    return restore
+
+
+def _quantize(cfg: PipelineConfig, run: RunDir) -> str:
+    from flower_edge.quantize.export import quantize_run
+
+    # Bundles of an older model or of a variant no longer asked for would be benchmarked.
+    shutil.rmtree(run.export, ignore_errors=True)
+    quantize_run(run.path, cfg.quantize)
+    return "ran"
+
+
+def _benchmark(cfg: PipelineConfig, run: RunDir) -> str:
+    from flower_edge.benchmark.run import benchmark_run
+
+    benchmark_run(run.path, cfg.benchmark)
+    return "ran"
+
+
+def _report(run: RunDir) -> str:
+    from flower_edge.report.build import build_report
+
+    build_report(run.path)
+    return "ran"

@@ -1,0 +1,189 @@
+#!/usr/bin/env python
+"""INT8 fidelity: the TF-tutorial recipe vs flower-edge's default train + quantize --int8.
+
+Both are measured on the same split (the flower-edge run's split.json) and print
+float top-1, int8 top-1, int8<->float top-1 agreement and sizes, side by side.
+
+    python scripts/bench_int8_fidelity.py --data ../shared/data/flowers5 \
+        --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 --out /tmp/int8-bench
+
+The tutorial recipe: the pretrained MobileNetV2 base frozen, a new softmax head,
+10 epochs of Adam, then Optimize.DEFAULT + 100 random training images +
+TFLITE_BUILTINS_INT8 with uint8 input and output. flower-edge runs through its
+CLI with default settings, so the figures are what a user gets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@dataclass
+class Row:
+    """One recipe's figures on the test split."""
+
+    recipe: str
+    test_images: int
+    float_top1: float
+    int8_top1: float
+    agreement: float
+    float_mb: float
+    int8_mb: float
+    seconds: float
+
+
+def test_split(run: Path, size: int):
+    """The run's test images (eval transform, uint8) and labels."""
+    from flower_edge.data.splits import DataSplits
+    from flower_edge.data.transforms import load_for_model
+
+    splits = DataSplits.load(run / "split.json")
+    x = np.stack([load_for_model(p, size) for p in splits.test.paths])
+    return splits, x, np.asarray(splits.test.labels)
+
+
+def tflite_probs(model_path: Path, images: np.ndarray) -> np.ndarray:
+    """Dequantized outputs of a .tflite for uint8 images, via ai-edge-litert."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    it = Interpreter(model_path=str(model_path), num_threads=os.cpu_count())
+    it.allocate_tensors()
+    inp, out = it.get_input_details()[0], it.get_output_details()[0]
+    rows = []
+    for img in images:
+        x = img[None].astype(np.float32)
+        if inp["dtype"] != np.float32:
+            scale, zp = inp["quantization"]
+            info = np.iinfo(inp["dtype"])
+            x = np.clip(np.round(x / scale + zp), info.min, info.max).astype(inp["dtype"])
+        it.set_tensor(inp["index"], x)
+        it.invoke()
+        y = it.get_tensor(out["index"])[0].astype(np.float32)
+        if out["dtype"] != np.float32:
+            scale, zp = out["quantization"]
+            y = (y - zp) * scale
+        rows.append(y)
+    return np.stack(rows)
+
+
+def row(recipe, y, p_float, p_int8, float_mb, int8_mb, seconds) -> Row:
+    af, aq = p_float.argmax(1), p_int8.argmax(1)
+    return Row(recipe, len(y), float(np.mean(af == y)), float(np.mean(aq == y)),
+               float(np.mean(af == aq)), float_mb, int8_mb, seconds)
+
+
+def tutorial(splits, weights: str, size: int, x_test, y_test, out: Path, seed: int) -> Row:
+    """The TF transfer-learning + post-training-quantization tutorials, as written."""
+    from flower_edge.data.transforms import load_for_model
+    from flower_edge.models import get_spec
+    from flower_edge.models.build import backbone_layers, build_model
+    from flower_edge.tfcompat import keras, tf
+
+    start = time.time()
+    k = keras()
+    tf().keras.utils.set_random_seed(seed)
+    x_train = np.stack([load_for_model(p, size) for p in splits.train.paths]).astype(np.float32)
+    y_train = np.asarray(splits.train.labels)
+    model = build_model(get_spec("mobilenet_v2"), len(splits.classes), size, weights=weights)
+    for layer in backbone_layers(model):
+        layer.trainable = False
+    model.compile(k.optimizers.Adam(), "sparse_categorical_crossentropy", ["accuracy"])
+    model.fit(x_train, y_train, epochs=10, batch_size=32, shuffle=True, verbose=0)
+    p_float = model.predict(x_test.astype(np.float32), batch_size=32, verbose=0)
+    calib = x_train[np.random.default_rng(seed).permutation(len(x_train))[:100]]
+    fp32 = tf().lite.TFLiteConverter.from_keras_model(model).convert()
+    conv = tf().lite.TFLiteConverter.from_keras_model(model)
+    conv.optimizations = [tf().lite.Optimize.DEFAULT]
+    conv.representative_dataset = lambda: ([img[None]] for img in calib)
+    conv.target_spec.supported_ops = [tf().lite.OpsSet.TFLITE_BUILTINS_INT8]
+    conv.inference_input_type = tf().uint8
+    conv.inference_output_type = tf().uint8
+    int8 = conv.convert()
+    path = out / "tutorial_int8.tflite"
+    path.write_bytes(int8)
+    p_int8 = tflite_probs(path, x_test)
+    return row("tutorial (frozen base, 10 ep, PTQ 100 imgs, uint8 io)", y_test, p_float, p_int8,
+               len(fp32) / 1e6, len(int8) / 1e6, time.time() - start)
+
+
+def flower_edge(data: str, weights: str, out: Path, seed: int, extra_train: list[str]) -> tuple[Path, float]:
+    """`flower-edge train` then `flower-edge quantize --fp32 --int8`, defaults otherwise."""
+    start = time.time()
+    cli = [sys.executable, "-m", "flower_edge.cli.main"]
+    run = out / "fe-mnv2"
+    subprocess.run(cli + ["train", "--data", data, "--model", "mobilenet_v2", "--weights", weights,
+                          "--seed", str(seed), "--out", str(out), "--run-name", run.name, "--force",
+                          *extra_train], check=True)
+    subprocess.run(cli + ["quantize", str(run), "--fp32", "--int8"], check=True)
+    return run, time.time() - start
+
+
+def flower_edge_row(run: Path, x_test, y_test, seconds: float) -> Row:
+    from flower_edge.tfcompat import keras
+
+    model = keras().models.load_model(run / "model.keras")
+    p_float = model.predict(x_test.astype(np.float32), batch_size=32, verbose=0)
+    int8 = run / "export" / "int8" / "model.tflite"
+    p_int8 = tflite_probs(int8, x_test)
+    fp32_mb = (run / "export" / "fp32" / "model.tflite").stat().st_size / 1e6
+    return row("flower-edge default train + quantize --int8", y_test, p_float, p_int8,
+               fp32_mb, int8.stat().st_size / 1e6, seconds)
+
+
+def render(rows: list[Row]) -> str:
+    lines = ["| recipe | test imgs | float top-1 | int8 top-1 | int8 vs float | agreement | fp32 MB | int8 MB |",
+             "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        lines.append(f"| {r.recipe} | {r.test_images} | {r.float_top1:.1%} | {r.int8_top1:.1%} | "
+                     f"{(r.int8_top1 - r.float_top1) * 100:+.1f} pp | {r.agreement:.1%} | "
+                     f"{r.float_mb:.2f} | {r.int8_mb:.2f} |")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data", default="../shared/data/flowers5")
+    ap.add_argument("--weights", default="../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5")
+    ap.add_argument("--out", default="artifacts/bench-int8")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--size", type=int, default=224)
+    ap.add_argument("--reuse-run", action="store_true", help="skip training if OUT/fe-mnv2 exists")
+    ap.add_argument("--train-arg", action="append", default=[], help="extra flag for flower-edge train")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    run = out / "fe-mnv2"
+    if args.reuse_run and (run / "model.keras").is_file():
+        seconds = float("nan")
+    else:
+        run, seconds = flower_edge(args.data, args.weights, out, args.seed, args.train_arg)
+    splits, x_test, y_test = test_split(run, args.size)
+    rows = [tutorial(splits, args.weights, args.size, x_test, y_test, out, args.seed),
+            flower_edge_row(run, x_test, y_test, seconds)]
+    table = render(rows)
+    print(table)
+    fe, tut = rows[1], rows[0]
+    verdict = {"agreement>=97%": fe.agreement >= 0.97,
+               "int8 within 1pp of float": fe.float_top1 - fe.int8_top1 <= 0.01,
+               "float above tutorial float": fe.float_top1 > tut.float_top1}
+    print("flower-edge targets:", ", ".join(f"{k}: {'PASS' if v else 'FAIL'}" for k, v in verdict.items()))
+    (out / "bench_int8_fidelity.json").write_text(json.dumps(
+        {"rows": [asdict(r) for r in rows], "targets": verdict}, indent=2))
+    (out / "bench_int8_fidelity.md").write_text(table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
