@@ -102,13 +102,12 @@ def test_saliency_and_activation_max(patch_model):
 
 def test_deletion_test_beats_random_on_the_patch_model(patch_model):
     from flower_edge.explain.deletion import deletion_test
-    from flower_edge.explain.gradcam import gradcam
-    from flower_edge.explain.occlusion import keras_predict
+    from flower_edge.explain.gradcam import gradcam, keras_scores
 
     model, _ = patch_model
     x, y, _ = _patch_images(120, np.random.default_rng(2))
     x = x[y == 1][:50]
-    result = deletion_test(keras_predict(model), x, gradcam(model, x, "features"), 0.2)
+    result = deletion_test(keras_scores(model), x, gradcam(model, x, "features"), 0.2)
     assert result.images == 50 and result.passed
     assert result.gradcam_drop > result.random_drop and result.wins > 0.5
 

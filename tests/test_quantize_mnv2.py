@@ -80,12 +80,14 @@ def test_agreement_is_recomputed_from_the_files(quantized_run):
     from flower_edge.quantize.verify import compare, tflite_probabilities
 
     split = DataSplits.load(quantized_run.path / "split.json").val
-    images = load_images(list(split.paths[:24]), 96, "check")
+    images = load_images(list(split.paths), 96, "check")
     keras_probs = load_keras_model(quantized_run.path / "model.keras").predict(
         images.astype(np.float32), verbose=0)
-    agree, _ = compare(keras_probs, tflite_probabilities(quantized_run.bundle("int8") / "model.tflite",
-                                                         images))
-    assert agree >= 0.9
+    agree, diff = compare(keras_probs, tflite_probabilities(quantized_run.bundle("int8") / "model.tflite",
+                                                            images))
+    row = _rows(quantized_run)["int8"]
+    assert row["samples"] == len(split)
+    assert agree == pytest.approx(row["top1_agreement"]) and diff == pytest.approx(row["max_abs_prob_diff"])
 
 
 def test_tflite_runtime_status_is_recorded(quantized_run):

@@ -23,7 +23,7 @@ def run_checks(run, model, data, report: BenchmarkReport, cfg) -> None:
     predict = keras_predict(model)
     probs = predict(images)
     report.gradcam_images = _overlays(loaded, images, data, probs, run.report / "gradcam", cfg.gradcam_images)
-    report.deletion = _deletion(loaded, images, predict, cfg)
+    report.deletion = _deletion(loaded, images, cfg)
     if report.deletion.note:
         report.notes.append(f"deletion test: {report.deletion.note}")
     _drift(report, predict, images, probs, data, cfg)
@@ -49,14 +49,14 @@ def _overlays(loaded, images, data, probs, out: Path, count: int) -> list[str]:
     return names
 
 
-def _deletion(loaded, images, predict, cfg, batch: int = 32):
+def _deletion(loaded, images, cfg, batch: int = 32):
     from flower_edge.explain.deletion import deletion_test
-    from flower_edge.explain.gradcam import gradcam
+    from flower_edge.explain.gradcam import gradcam, keras_scores
 
     chosen = images[:min(cfg.deletion_images, len(images))]
     cams = np.concatenate([gradcam(loaded.model, chosen[i:i + batch], loaded.spec.gradcam_layer)
                            for i in range(0, len(chosen), batch)])
-    return deletion_test(predict, chosen, cams, cfg.deletion_fraction, cfg.seed)
+    return deletion_test(keras_scores(loaded.model), chosen, cams, cfg.deletion_fraction, cfg.seed)
 
 
 def _drift(report: BenchmarkReport, predict, images, probs, data, cfg) -> None:

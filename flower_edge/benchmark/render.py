@@ -63,8 +63,8 @@ def _deletion_lines(report: BenchmarkReport) -> list[str]:
     verdict = "PASSED" if d.passed else "FAILED"
     ratio = "n/a (random blur did not lower the score)" if d.ratio is None else f"{d.ratio:.2f}×"
     return [f"- Grad-CAM deletion test **{verdict}**: blurring the top {d.fraction:.0%} Grad-CAM pixels "
-            f"drops the class probability by {d.gradcam_drop:.4f} on average vs {d.random_drop:.4f} for "
-            f"random regions (ratio {ratio}; Grad-CAM wins on {d.wins:.0%} of {d.images} images)."]
+            f"drops the class score (logit) by {d.gradcam_drop:.3f} on average vs {d.random_drop:.3f} for "
+            f"random regions of the same shape (ratio {ratio}; Grad-CAM wins on {d.wins:.0%} of {d.images} images)."]
 
 
 def _misclass_lines(report: BenchmarkReport) -> list[str]:

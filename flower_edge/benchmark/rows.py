@@ -49,7 +49,7 @@ class DeletionResult:
 
     images: int
     fraction: float
-    gradcam_drop: float  # mean drop of the class probability
+    gradcam_drop: float  # mean drop of the class score (logit)
     random_drop: float
     ratio: float | None  # gradcam_drop / random_drop (None when random_drop <= 0)
     wins: float  # share of images where Grad-CAM's drop beats random's

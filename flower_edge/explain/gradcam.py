@@ -27,6 +27,20 @@ def score_model(model, layer_name: str | None):
     return keras().Model(model.inputs, [model.get_layer(layer_name).output, scores])
 
 
+def keras_scores(model, batch_size: int = 64):
+    """uint8/float images [N, H, W, 3] -> class scores (logits) [N, C], via a tf.function."""
+    from flower_edge.tfcompat import tf
+
+    scorer = score_model(model, None)
+    fn = tf().function(lambda x: scorer(x, training=False)[1], reduce_retracing=True)
+
+    def scores(images: np.ndarray) -> np.ndarray:
+        return np.concatenate([fn(np.asarray(images[i:i + batch_size], np.float32)).numpy()
+                               for i in range(0, len(images), batch_size)])
+
+    return scores
+
+
 def class_indices(class_index, scores: np.ndarray) -> np.ndarray:
     """Per-image class: the given int / sequence, or each image's top class."""
     num_images, num_classes = scores.shape

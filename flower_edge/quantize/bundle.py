@@ -90,7 +90,9 @@ def check_tflite_runtime(model_path: Path, config: QuantizationConfig) -> dict:
     if proc.returncode == 0:
         return {"loads": True, "checked": True}
     lines = [ln for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
-    return {"loads": False, "checked": True, "error": _short(lines[-1] if lines else proc.returncode)}
+    # the cause ("Didn't find op for builtin opcode ...") precedes the final "Registration failed."
+    causes = [ln for ln in lines if "Didn't find op" in ln] or lines[-1:]
+    return {"loads": False, "checked": True, "error": _short(causes[0] if causes else proc.returncode)}
 
 
 def write_bundle(dest: Path, model_bytes: bytes, labels: list[str], config: QuantizationConfig,
