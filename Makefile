@@ -5,8 +5,15 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Optional second venv with tflite-runtime 2.14 (needs numpy<2, cp311 wheels only), so
+# bundles record whether they load there. Best effort: skipped where no wheel exists.
+TFLRT := .venv-tflrt
+TFLRT_STAMP := $(TFLRT)/.installed
 
 .PHONY: demo test lint clean
+
+$(TFLRT_STAMP):
+	-$(PYTHON) -m venv $(TFLRT) && $(TFLRT)/bin/python -m pip install --quiet "tflite-runtime==2.14.0" "numpy<2" && touch $(TFLRT_STAMP)
 
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,11 +24,12 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/flower-edge demo --out artifacts/demo
 
-test: $(STAMP)
+test: $(STAMP) $(TFLRT_STAMP)
+	if [ -f $(TFLRT_STAMP) ]; then export FLOWER_EDGE_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLRT)/bin/python; fi; \
 	$(PY) -m pytest -q
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flower_edge tests
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) $(TFLRT) build *.egg-info

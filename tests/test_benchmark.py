@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import ROOT, assert_clean_error
 
 FAST = ("--threads", "1", "--runs", "3", "--warmup", "1")
@@ -137,7 +136,7 @@ def test_bundle_latency_runs_without_tensorflow(quantized_run):
             "from flower_edge.cli.main import cli\n"
             f"cli(['benchmark', '--bundle', {str(quantized_run.bundle('int8'))!r}, '--threads', '1,2', "
             "'--runs', '3', '--warmup', '1'], prog_name='flower-edge')")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if line.startswith("| int8")]
     assert len(lines) == 1 and lines[0].count("/") == 2

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from conftest import assert_clean_error
 
 SIZE, PATCH = 32, 8

@@ -184,3 +184,11 @@ def test_any_train_recipe_is_a_pipeline_recipe(tmp_path):
     cfg = load_pipeline_recipe(path)
     assert cfg.model.image_size == 160 and cfg.train.head_epochs == 3
     assert cfg.quantize == PipelineConfig().quantize and cfg.benchmark == PipelineConfig().benchmark
+
+
+def test_training_that_fails_before_an_epoch_leaves_no_run_folder(tmp_path, recipe, synth_data, invoke):
+    run = tmp_path / "runs" / "tiny"
+    result = invoke(*_args(recipe, synth_data, run, "--weights", tmp_path / "missing.h5"))
+    assert_clean_error(result, contains="--weights none")  # tiny_cnn has no pretrained weights
+    assert "train: failed after" in result.output
+    assert not run.exists()

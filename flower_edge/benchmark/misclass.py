@@ -52,7 +52,7 @@ def analyse(loaded, data, probs: np.ndarray, png: Path, cfg) -> Misclassificatio
     pred = probs.argmax(axis=1)
     worst, pairs = worst_and_confused(data.labels, pred, data.classes)
     wrong = np.flatnonzero(pred != data.labels)
-    result = Misclassification(worst_classes=worst, confused_pairs=pairs, errors=int(len(wrong)))
+    result = Misclassification(worst_classes=worst, confused_pairs=pairs, errors=len(wrong))
     count = min(cfg.misclassified_examples, len(wrong))
     if count == 0 or cfg.neighbours == 0:
         return result

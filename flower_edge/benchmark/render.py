@@ -41,8 +41,8 @@ def markdown(report: BenchmarkReport) -> str:
     """benchmark.md: the table, then the checks as short text."""
     drift = any(r.occlusion_spearman is not None for r in report.rows)
     out = [f"# Benchmark of `{Path(report.run).name}`", "",
-           f"{report.images} images of the `{report.split}` split; latency: batch 1, median and p90 of "
-           f"{report.runs} runs after {report.warmup} warmup. Agreement and KL are against `keras`.",
+           (f"{report.images} images of the `{report.split}` split; latency: batch 1, median and p90 of "
+            f"{report.runs} runs after {report.warmup} warmup. Agreement and KL are against `keras`."),
            "", table(report.rows, report.threads, drift), ""]
     out += [f"- **note:** {note}" for note in report.notes]
     out += [f"- Peak memory: {report.memory_method}."]
@@ -62,9 +62,10 @@ def _deletion_lines(report: BenchmarkReport) -> list[str]:
         return []
     verdict = "PASSED" if d.passed else "FAILED"
     ratio = "n/a (random blur did not lower the score)" if d.ratio is None else f"{d.ratio:.2f}×"
-    return [f"- Grad-CAM deletion test **{verdict}**: blurring the top {d.fraction:.0%} Grad-CAM pixels "
-            f"drops the class score (logit) by {d.gradcam_drop:.3f} on average vs {d.random_drop:.3f} for "
-            f"random regions of the same shape (ratio {ratio}; Grad-CAM wins on {d.wins:.0%} of {d.images} images)."]
+    return [(f"- Grad-CAM deletion test **{verdict}**: blurring the top {d.fraction:.0%} Grad-CAM pixels "
+             f"drops the class score (logit) by {d.gradcam_drop:.3f} on average vs {d.random_drop:.3f} for "
+             f"random regions of the same shape (ratio {ratio}; Grad-CAM wins on {d.wins:.0%} of "
+             f"{d.images} images).")]
 
 
 def _misclass_lines(report: BenchmarkReport) -> list[str]:
@@ -93,9 +94,10 @@ def pareto_png(report: BenchmarkReport) -> bytes:
                            (axes[1], f"latency median, {threads} thread(s) (ms)",
                             lambda r: getattr(r.latency_at(threads), "median_ms", None))):
         points = [(key(r), r.top1, r.variant) for r in ok if key(r) is not None]
-        for x, y, name in points:
+        for i, (x, y, name) in enumerate(points):
             ax.scatter(x, y, color="tab:red" if name == "keras" else "tab:blue")
-            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            # Alternate label heights: variants often sit on top of each other.
+            ax.annotate(name, (x, y), textcoords="offset points", xytext=(4, 4 + 9 * (i % 3)), fontsize=8)
         front = frontier([(x, y) for x, y, _ in points])
         if len(front) > 1:
             ax.step(*zip(*front), where="post", color="gray", linestyle="--", linewidth=1)

@@ -10,8 +10,7 @@ import numpy as np
 
 from flower_edge.benchmark import metrics
 from flower_edge.benchmark.config import BenchmarkConfig
-from flower_edge.benchmark.evaluate import (bundle_size, load_images, model_size, split_subset,
-                                            tflite_probabilities)
+from flower_edge.benchmark.evaluate import bundle_size, load_images, model_size, split_subset, tflite_probabilities
 from flower_edge.benchmark.keras_latency import MEMORY_METHOD, measure_keras
 from flower_edge.benchmark.rows import BenchmarkReport, BenchmarkRow, LatencyStat
 from flower_edge.errors import FlowerEdgeError, one_line
@@ -36,10 +35,11 @@ class EvalSet:
         return self.images[size]
 
 
-def benchmark_run(run_dir: str | os.PathLike, cfg: BenchmarkConfig = BenchmarkConfig()) -> BenchmarkReport:
+def benchmark_run(run_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None) -> BenchmarkReport:
     """Benchmark the Keras model and every bundle in RUN_DIR/export; write report/."""
     from flower_edge.tfcompat import keras
 
+    cfg = cfg or BenchmarkConfig()
     run = RunDir(Path(run_dir)).require_model()
     paths, labels, classes = split_subset(run, cfg.split, cfg.max_images, cfg.seed)
     model = keras().models.load_model(run.model, compile=False)
@@ -53,6 +53,8 @@ def benchmark_run(run_dir: str | os.PathLike, cfg: BenchmarkConfig = BenchmarkCo
     if not bundles:
         report.notes.append(f"no TFLite bundles in {run.export}: only the Keras float model was "
                             f"benchmarked; run 'flower-edge quantize {run.path}' to add variants")
+    if len(classes) <= 5:
+        report.notes.append(f"with {len(classes)} classes top-5 accuracy is 1.0 by construction")
     probs = {}
     for item in progress([None, *bundles], "benchmark", len(bundles) + 1):
         row, p = _keras_row(run, model, data, cfg) if item is None else _tflite_row(item, data, cfg)

@@ -8,7 +8,7 @@ single pixels would be an easy baseline, since blurring them barely changes a ph
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -29,7 +29,7 @@ def blur(image: np.ndarray, radius: float | None = None) -> np.ndarray:
 def top_mask(score: np.ndarray, fraction: float) -> np.ndarray:
     """Boolean mask of the `fraction` highest-scoring pixels (ties broken by order)."""
     flat = score.ravel()
-    count = max(1, int(round(fraction * flat.size)))
+    count = max(1, round(fraction * flat.size))
     mask = np.zeros(flat.size, dtype=bool)
     mask[np.argsort(-flat, kind="stable")[:count]] = True
     return mask.reshape(score.shape)

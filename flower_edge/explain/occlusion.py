@@ -3,7 +3,7 @@ on a Keras model and on a TFLite bundle alike (no gradients, no TensorFlow)."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

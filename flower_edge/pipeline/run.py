@@ -163,25 +163,15 @@ def _train(cfg: PipelineConfig, run: RunDir, force: bool) -> str:
     if not force and same_recipe and run.split.is_file() and checkpoint.read_state(run):
         trainer.resume_run(str(run.path))
         return "resumed"
-    keep = _keep_stamps(run)
     try:
         trainer.start_run(cfg.run_config(), str(run.path.parent), run.path.name, force=True)
     finally:
-        keep()
+        # start_run(force=True) empties the folder, and removes it when no epoch finished
+        # (nothing to resume). A folder that stays gets back the marker saying that it
+        # belongs to the pipeline; stale stamps are harmless, their fingerprints differ.
+        if run.path.is_dir():
+            (run.path / stamps.STAMP_DIR).mkdir(exist_ok=True)
     return "ran"
-
-
-def _keep_stamps(run: RunDir) -> Callable[[], None]:
-    """start_run(force=True) empties the folder; keep the .stages marker that says
-    this folder belongs to the pipeline (stale stamps are harmless: fingerprints change)."""
-    marker = run.path / stamps.STAMP_DIR
-
-    def restore():
-        run.path.mkdir(parents=True, exist_ok=True)
-        marker.mkdir(exist_ok=True)
-
-    restore()
-    return restore
 
 
 def _quantize(cfg: PipelineConfig, run: RunDir) -> str:

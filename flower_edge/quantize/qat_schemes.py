@@ -1,0 +1,98 @@
+"""tfmot QuantizeConfigs that match what the TFLite converter does after training.
+
+Why: tfmot 0.8.1's default 8-bit scheme quantizes a kernel "per axis" over its LAST
+axis. For a DepthwiseConv2D kernel (kh, kw, C, M) that axis is the depth multiplier
+M (= 1), so QAT trains every depthwise layer against ONE per-tensor scale. On a
+pretrained MobileNetV2 (depthwise kernels span 0.34..56 per channel) that collapses
+the model to chance, in QAT as in post-training per-tensor int8. The TFLite kernel
+is per-channel over C*M, so this module quantizes the kernel as (kh, kw, 1, C*M),
+the same grouping the converter uses (the trick tfmot uses for Conv2DTranspose).
+"""
+
+from __future__ import annotations
+
+
+def _classes():
+    """Build the quantizer/config classes lazily (tfmot and TF stay out of import time)."""
+    import tensorflow_model_optimization as tfmot
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_configs as configs)
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_registry as registry)
+
+    from flower_edge.tfcompat import keras, tf
+
+    quantizers = tfmot.quantization.keras.quantizers
+
+    class DepthwisePerChannelWeightsQuantizer(quantizers.LastValueQuantizer):
+        """Symmetric int8, one scale per output channel (C*M) of a depthwise kernel."""
+
+        def __init__(self, num_bits=8, per_axis=True, symmetric=True, narrow_range=True):
+            super().__init__(num_bits=8, per_axis=True, symmetric=True, narrow_range=True)
+
+        def build(self, tensor_shape, name, layer):
+            channels = int(tensor_shape[-2]) * int(tensor_shape[-1])
+            init = keras().initializers
+            return {"min_var": layer.add_weight(name + "_min", shape=(channels,), trainable=False,
+                                                initializer=init.Constant(-6.0)),
+                    "max_var": layer.add_weight(name + "_max", shape=(channels,), trainable=False,
+                                                initializer=init.Constant(6.0))}
+
+        def __call__(self, inputs, training, weights, **kwargs):
+            shape = tf().shape(inputs)
+            grouped = tf().reshape(inputs, [shape[0], shape[1], 1, shape[2] * shape[3]])
+            out = super().__call__(grouped, training, weights, **kwargs)
+            return tf().reshape(out, shape)
+
+    class DepthwisePerChannelQuantizeConfig(configs.Default8BitQuantizeConfig):
+        """DepthwiseConv2D: per-channel kernel, activation quantized after the (folded) BN."""
+
+        def __init__(self, weight_attrs=("depthwise_kernel",), activation_attrs=("activation",),
+                     quantize_output=False):
+            super().__init__(list(weight_attrs), list(activation_attrs), quantize_output)
+            self.weight_quantizer = DepthwisePerChannelWeightsQuantizer()
+
+    return {"DepthwisePerChannelWeightsQuantizer": DepthwisePerChannelWeightsQuantizer,
+            "DepthwisePerChannelQuantizeConfig": DepthwisePerChannelQuantizeConfig,
+            "_registry": registry.Default8BitQuantizeRegistry}
+
+
+_CACHE: dict = {}
+
+
+def scheme_objects() -> dict:
+    """Custom objects to pass to `quantize_scope` (and to load a saved QAT model)."""
+    if not _CACHE:
+        _CACHE.update(_classes())
+    return {k: v for k, v in _CACHE.items() if not k.startswith("_")}
+
+
+def quantize_config_for(layer):
+    """The QuantizeConfig for `layer`: ours for DepthwiseConv2D, tfmot's default otherwise,
+    None when tfmot cannot quantize it (it is then left float in training and calibrated
+    by the converter)."""
+    from flower_edge.tfcompat import keras
+
+    objects = scheme_objects()
+    if isinstance(layer, keras().layers.DepthwiseConv2D):
+        return objects["DepthwisePerChannelQuantizeConfig"]()
+    registry = _CACHE["_registry"]()
+    return registry.get_quantize_config(layer) if registry.supports(layer) else None
+
+
+def freeze_batchnorm(model) -> int:
+    """Set every BatchNormalization (wrapped by tfmot or not) to inference mode; count them.
+
+    A pass-through pretrained BN (mean 0, var 1) would switch to batch statistics in training.
+    """
+    from flower_edge.tfcompat import keras
+
+    bn = keras().layers.BatchNormalization
+    count = 0
+    for layer in model.layers:
+        inner = getattr(layer, "layer", layer)
+        if isinstance(inner, bn):
+            layer.trainable = False
+            inner.trainable = False
+            count += 1
+    return count
