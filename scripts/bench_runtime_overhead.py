@@ -4,7 +4,7 @@
     python scripts/bench_runtime_overhead.py artifacts/mnv2/export/int8 --threads 1
 
 Both sides use the same interpreter class, model file and thread count, and are
-timed interleaved in rounds (so CPU frequency drift hits both alike):
+timed interleaved call by call (so load and frequency drift hit both alike):
 - bare: set_tensor(pre-quantized input) + invoke + get_tensor, nothing else;
 - runtime: Predictor.invoke_one(uint8 image) = quantize via the model's own
   scale/zero-point, invoke, dequantize (+ softmax for logits): preprocessing excluded;
@@ -63,15 +63,14 @@ def main(argv=None) -> int:
     for fn in calls.values():
         _time(fn, 10)  # warmup
     times = {k: [] for k in calls}
-    rounds = 10
-    for _ in range(rounds):
+    for _ in range(args.runs):  # one call of each per round: load spikes hit all sides alike
         for key, fn in calls.items():
-            times[key] += _time(fn, max(1, args.runs // rounds))
+            times[key] += _time(fn, 1)
     med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
     print(f"bundle {args.bundle} ({predictor.bundle.variant}, input {np.dtype(inp['dtype']).name}), "
           f"{predictor.interpreter_name}, threads {args.threads}, {len(times['bare'])} calls each")
     for key, ms in med.items():
-        print(f"  {key:<15} median {ms:8.3f} ms")
+        print(f"  {key:<15} median {ms:8.3f} ms   min {min(times[key]) * 1e3:8.3f} ms")
     print(f"runtime / bare = {med['runtime'] / med['bare']:.3f}   (goal <= 1.1, preprocessing excluded)")
     print(f"runtime+pillow / bare = {med['runtime+pillow'] / med['bare']:.3f}   "
           f"(decode + resize + crop of {Path(photo).name} included)")

@@ -1,4 +1,3 @@
-#!/usr/bin/env python
 """Is training input-bound? img/s of the real pipeline + train step vs the same step
 fed synthetic tensors, measured in one run. Goal: ratio >= 0.9.
 

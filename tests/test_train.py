@@ -7,7 +7,6 @@ import shutil
 
 import numpy as np
 import pytest
-
 from conftest import assert_clean_error
 
 RUN_FILES = ("model.keras", "labels.txt", "config.toml", "split.json", "history.csv", "curves.png",

@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-EPOCHS = 6
+EPOCHS = 12
 
 
 def _history(run):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
-import pytest
 
+import pytest
 from fixtures_train import train_run
 
 
@@ -83,8 +83,11 @@ def test_two_phase_finetune_unfreezes_only_top_layers(mnv2_run, mnv2_weights):
                                            input_shape=(96, 96, 3))
     model = keras().models.load_model(mnv2_run / "model.keras")
     metrics = json.loads((mnv2_run / "metrics.json").read_text())
-    same = lambda name: all((a == b).all() for a, b in zip(  # noqa: E731
-        model.get_layer(name).get_weights(), ref.get_layer(name).get_weights()))
+
+    def same(name):
+        return all((a == b).all() for a, b in zip(model.get_layer(name).get_weights(),
+                                                  ref.get_layer(name).get_weights()))
+
     if metrics["best_epoch"] == 4:  # the best-on-val weights are the fine-tuned ones
         assert not same("Conv_1")  # among the top 4 layers: trained in phase 2
     assert same("block_16_project") and same("block_1_project")  # frozen throughout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -23,7 +24,7 @@ def test_cosine_starts_at_base_and_ends_at_floor():
     assert lrs[0] == pytest.approx(1e-2)
     assert lrs[50] == pytest.approx(0.5 * (1e-2 + 1e-4))
     assert lrs[100] == pytest.approx(1e-4)
-    assert all(a >= b for a, b in zip(lrs, lrs[1:]))
+    assert all(a >= b for a, b in itertools.pairwise(lrs))
 
 
 def test_warmup_ramps_up_linearly():

@@ -16,8 +16,6 @@ def _classes():
     """Build the quantizer/config classes lazily (tfmot and TF stay out of import time)."""
     import tensorflow_model_optimization as tfmot
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_configs as configs)
-    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_registry as registry)
 
     from flower_edge.tfcompat import keras, tf
@@ -44,7 +42,7 @@ def _classes():
             out = super().__call__(grouped, training, weights, **kwargs)
             return tf().reshape(out, shape)
 
-    class DepthwisePerChannelQuantizeConfig(configs.Default8BitQuantizeConfig):
+    class DepthwisePerChannelQuantizeConfig(registry.Default8BitQuantizeConfig):
         """DepthwiseConv2D: per-channel kernel, activation quantized after the (folded) BN."""
 
         def __init__(self, weight_attrs=("depthwise_kernel",), activation_attrs=("activation",),

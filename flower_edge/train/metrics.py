@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -41,7 +41,7 @@ def classification_metrics(y_true: Sequence[int], probs: np.ndarray, classes: Se
     present = [row for row in per_class if row["support"] > 0]
     ranked = sorted(present, key=lambda r: (r["recall"], r["class"]))
     return {
-        "samples": int(len(y_true)),
+        "samples": len(y_true),
         "top1": _num(float(np.mean(y_pred == y_true)) if len(y_true) else float("nan")),
         "top5": _num(top_k_accuracy(y_true, probs, 5)),
         "mean_per_class_accuracy": _num(float(np.nanmean(recall)) if present else float("nan")),

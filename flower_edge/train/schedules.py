@@ -76,8 +76,8 @@ def make_lr_callback(kind: str, base_lr: float, steps_per_epoch: int, first_epoc
     from flower_edge.tfcompat import keras
 
     total = steps_per_epoch * epochs
-    cycle = max(2, int(round(cycle_epochs * steps_per_epoch)))
-    warmup = int(round(warmup_epochs * steps_per_epoch))
+    cycle = max(2, round(cycle_epochs * steps_per_epoch))
+    warmup = round(warmup_epochs * steps_per_epoch)
 
     class _LR(keras().callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):

@@ -18,7 +18,8 @@ from flower_edge.data.splits import DataSplits
 from flower_edge.io import atomic_write_text
 from flower_edge.models import get_spec
 from flower_edge.rundir import RunDir
-from flower_edge.train import checkpoint, config as cfgmod
+from flower_edge.train import checkpoint
+from flower_edge.train import config as cfgmod
 from flower_edge.train.config import RunConfig
 from flower_edge.train.rundirs import existing_run, new_run_dir
 
@@ -82,8 +83,8 @@ def make_datasets(cfg: RunConfig, splits: DataSplits):
     """(train, val or None) tf.data pipelines of float 0..255 images and one-hot labels."""
     from flower_edge.data.pipeline import make_dataset
 
-    common = dict(image_size=cfg.model.image_size, batch_size=cfg.data.batch_size,
-                  num_classes=len(splits.classes), seed=cfg.data.seed, cache=cfg.data.cache)
+    common = {"image_size": cfg.model.image_size, "batch_size": cfg.data.batch_size,
+              "num_classes": len(splits.classes), "seed": cfg.data.seed, "cache": cfg.data.cache}
     train = splits.train
     if "augment" in inspect.signature(make_dataset).parameters:
         train_ds = make_dataset(train.paths, train.labels, training=True, augment=cfg.train.augment,
