@@ -188,4 +188,5 @@ def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, re
 def _phase_name(cfg: RunConfig, phase: int, trainable: int) -> str:
     if cfgmod.from_scratch(cfg):
         return "from scratch"
-    return "head" if phase == 1 else f"fine-tune {trainable} layers"
+    return "head" if phase == 1 else (f"fine-tune top {cfg.train.finetune_layers}: "
+                                      f"{trainable} trainable, BatchNorm frozen")
