@@ -8,6 +8,7 @@ every module gets TF and Keras from here, never from a bare `import keras`.
 from __future__ import annotations
 
 import os
+import sys
 
 
 def _prepare_env() -> None:
@@ -16,10 +17,18 @@ def _prepare_env() -> None:
 
 
 def tf():
-    """The tensorflow module (imported on first use)."""
+    """The tensorflow module (imported on first use, its start-up chatter silenced)."""
     _prepare_env()
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    from flower_edge.quiet import quiet
+
     try:
-        import tensorflow
+        with quiet():
+            import tensorflow
+
+            # Device discovery prints the CUDA/oneDNN lines: do it now, while quiet.
+            tensorflow.config.list_physical_devices()
     except ImportError:
         from flower_edge.errors import FlowerEdgeError
 

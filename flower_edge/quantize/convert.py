@@ -12,6 +12,7 @@ import numpy as np
 
 from flower_edge.errors import FlowerEdgeError
 from flower_edge.quantize.config import QuantizationConfig
+from flower_edge.quiet import quiet
 
 # Ops that only move data between float and integer at the model's edges.
 BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
@@ -28,29 +29,6 @@ def load_keras_model(path: Path):
         text = " ".join(str(exc).split())[:160]
         raise FlowerEdgeError(f"cannot load {path}: {type(exc).__name__}: {text}; the file is corrupt "
                               f"or not a tf_keras model, re-run 'flower-edge train'") from None
-
-
-@contextlib.contextmanager
-def quiet(log_path: Path | None):
-    """Send fds 1 and 2 (C++ and absl logs included) to `log_path` (or /dev/null)."""
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    target = open(log_path, "ab") if log_path else open(os.devnull, "wb")  # noqa: SIM115
-    saved = [os.dup(1), os.dup(2)]
-    try:
-        os.dup2(target.fileno(), 1)
-        os.dup2(target.fileno(), 2)
-        yield
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            with contextlib.suppress(Exception):
-                stream.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in saved:
-            os.close(fd)
-        target.close()
 
 
 @contextlib.contextmanager

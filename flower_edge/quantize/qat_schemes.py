@@ -94,3 +94,36 @@ def freeze_batchnorm(model) -> int:
             inner.trainable = False
             count += 1
     return count
+
+
+def calibrate_ranges(qat_model, images, batch_size: int = 32) -> int:
+    """Set every fake-quant range from calibration images, as the TFLite converter would.
+
+    tfmot starts each activation range at [-6, 6] and moves it by an EMA of 0.999 per
+    step, so a few hundred steps never reach a pretrained network's real ranges
+    (-32..35 in MobileNetV2's residual stream): QAT then trains against clipped
+    activations. Here the ranges are reset and set to the min/max over `images`
+    (activations) and to the kernels' values (weights). Returns the number of ranges set.
+    """
+    import numpy as np
+    from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
+
+    ranges = [w for w in qat_model.non_trainable_weights
+              if w.name.split("/")[-1].split(":")[0].endswith(("_min", "_max"))]
+    for var in ranges:
+        var.assign(np.zeros(var.shape, var.dtype.as_numpy_dtype))
+    original = quant_ops.MovingAvgQuantize
+
+    def all_values(inputs, min_var, max_var, per_channel=False, ema_decay=0.999, name_prefix="",
+                   is_training=True, num_bits=8, narrow_range=False, symmetric=False):
+        return quant_ops.AllValuesQuantize(inputs, min_var, max_var, is_training=True, num_bits=num_bits,
+                                           narrow_range=narrow_range, symmetric=symmetric)
+
+    quant_ops.MovingAvgQuantize = all_values
+    try:
+        for start in range(0, len(images), batch_size):
+            # training=True updates the ranges; frozen BN stays in inference mode
+            qat_model(np.asarray(images[start:start + batch_size], np.float32), training=True)
+    finally:
+        quant_ops.MovingAvgQuantize = original
+    return len(ranges)

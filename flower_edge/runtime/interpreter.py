@@ -12,6 +12,7 @@ import importlib.util
 import os
 
 from flower_edge.errors import BundleError, FlowerEdgeError, UsageError
+from flower_edge.quiet import quiet
 
 PI_INSTALL = 'pip install "flower-edge[pi]"  (or: pip install ai-edge-litert)'
 
@@ -71,8 +72,9 @@ def make_interpreter(model_path: str | os.PathLike, threads: int | None = None,
         raise BundleError(f"model file not found: {model_path} (re-export the bundle)")
     cls, name = interpreter_class(prefer)
     try:
-        interpreter = cls(model_path=os.fspath(model_path), num_threads=threads)
-        interpreter.allocate_tensors()
+        with quiet():  # LiteRT prints "INFO: Created TensorFlow Lite XNNPACK delegate" to fd 2
+            interpreter = cls(model_path=os.fspath(model_path), num_threads=threads)
+            interpreter.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         raise BundleError(_load_error(model_path, name, exc)) from None
     return interpreter, name
