@@ -61,10 +61,11 @@ class RunDir:
         return self.export / variant
 
     def bundles(self) -> list[Path]:
-        """Every exported bundle (a folder with a manifest), sorted by name."""
+        """Every exported bundle (a folder with a manifest), largest precision first."""
         if not self.export.is_dir():
             return []
-        return sorted(p for p in self.export.iterdir() if (p / "manifest.json").is_file())
+        found = [p for p in self.export.iterdir() if (p / "manifest.json").is_file()]
+        return sorted(found, key=lambda p: _variant_rank(p.name))
 
     def read_labels(self) -> list[str]:
         return read_labels(self.labels)
@@ -76,6 +77,16 @@ class RunDir:
         if not self.model.is_file():
             raise FlowerEdgeError(f"no model.keras in {self.path}: train first with 'flower-edge train --out ...' or pass a finished run")
         return self
+
+
+VARIANT_ORDER = ("fp32", "fp16", "dynamic", "int8")
+
+
+def _variant_rank(name: str) -> tuple[int, str]:
+    """fp32, fp16, dynamic, int8, then int8-* derivatives, then anything else."""
+    base = name.split("-")[0]
+    rank = VARIANT_ORDER.index(base) if base in VARIANT_ORDER else len(VARIANT_ORDER)
+    return rank, name
 
 
 def read_labels(path: str | os.PathLike) -> list[str]:

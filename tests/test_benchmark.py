@@ -161,3 +161,12 @@ def test_metrics_on_known_values():
     idx, sims = nearest(np.array([[1.0, 0.0]]), np.array([[0.0, 1.0], [2.0, 0.1], [1.0, 1.0]]), 2)
     assert list(idx[0]) == [1, 2] and sims[0, 0] > sims[0, 1]
     assert frontier([(1, 0.5), (2, 0.4), (3, 0.9), (0.5, 0.1)]) == [(0.5, 0.1), (1, 0.5), (3, 0.9)]
+
+
+def test_gradcam_overlays_spread_over_classes():
+    from flower_edge.benchmark.checks import spread_over_classes
+
+    labels = [0, 0, 0, 0, 1, 1, 2]
+    assert spread_over_classes(labels, 3) == [0, 4, 6]
+    assert spread_over_classes(labels, 5) == [0, 1, 4, 5, 6]
+    assert spread_over_classes(labels, 0) == [] and spread_over_classes([], 4) == []

@@ -93,3 +93,51 @@ def test_centring_leaves_a_model_without_linear_streams_alone():
     model = k.Model(inp, out)
     same, report = center_linear_streams(model, np.zeros((2, 8, 8, 3), np.uint8))
     assert same is model and report.centered == () and report.skipped == ()
+
+
+def _depthwise_model():
+    from flower_edge.tfcompat import keras
+
+    k = keras()
+    L = k.layers
+    inp = k.Input((12, 12, 3), name="image")
+    x = L.Conv2D(6, 1, use_bias=False, name="expand")(inp)
+    x = L.BatchNormalization(name="expand_bn")(x)
+    x = L.ReLU(6.0, name="expand_relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same", use_bias=False, name="dw")(x)
+    x = L.BatchNormalization(name="dw_bn")(x)
+    x = L.ReLU(6.0, name="dw_relu")(x)
+    x = L.Conv2D(4, 1, use_bias=False, name="project")(x)
+    x = L.BatchNormalization(name="project_bn")(x)
+    x = L.GlobalAveragePooling2D(name="gap")(x)
+    out = L.Dense(3, activation="softmax", name="probs")(x)
+    model = k.Model(inp, out)
+    dw = model.get_layer("dw")
+    kernel = np.random.default_rng(0).normal(0, 0.1, dw.depthwise_kernel.shape)
+    kernel[..., 0, 0] *= 400  # one channel 400x wider: what per-tensor would wreck
+    dw.set_weights([kernel])
+    return model
+
+
+def test_qat_quantizes_depthwise_per_channel_and_starts_from_real_ranges():
+    from flower_edge.quantize.qat import quantize_aware_model
+    from flower_edge.quantize.qat_schemes import calibrate_ranges
+
+    model = _depthwise_model()
+    qat = quantize_aware_model(model)
+    dw = next(layer for layer in qat.layers if getattr(layer, "layer", None) is not None
+              and layer.layer.name == "dw")
+    ranges = {w.name.split("/")[-1].split(":")[0]: w for w in dw.non_trainable_weights}
+    kmax = next(v for n, v in ranges.items() if "depthwise_kernel" in n and n.endswith("_max"))
+    assert kmax.shape == (6,)  # one range per channel, not one per depth multiplier
+    # BatchNorm stays in inference mode while fine-tuning
+    assert all(not layer.trainable for layer in qat.layers if "bn" in layer.name)
+
+    images = np.random.default_rng(2).integers(0, 256, (8, 12, 12, 3)).astype(np.uint8)
+    float_probs = model.predict(images.astype(np.float32), verbose=0)
+    uncalibrated = np.abs(float_probs - qat.predict(images.astype(np.float32), verbose=0)).max()
+    assert calibrate_ranges(qat, images, batch_size=4) > 0
+    assert kmax.numpy()[0] > 6.0 > kmax.numpy()[1]  # the wide channel gets its own range
+    calibrated = np.abs(float_probs - qat.predict(images.astype(np.float32), verbose=0)).max()
+    # calibrated fake quantization tracks the float model far better than tfmot's [-6, 6] start
+    assert calibrated < 0.5 * uncalibrated, (calibrated, uncalibrated)

@@ -30,21 +30,33 @@ def run_checks(run, model, data, report: BenchmarkReport, cfg) -> None:
     report.misclassification = analyse(loaded, data, probs, run.report / "misclassified.png", cfg)
 
 
+def spread_over_classes(labels, count: int) -> list[int]:
+    """`count` indices taking each class in turn, so K overlays show K classes, not one."""
+    by_class: dict[int, list[int]] = {}
+    for index, label in enumerate(labels):
+        by_class.setdefault(int(label), []).append(index)
+    queues = [by_class[c] for c in sorted(by_class)]
+    picks = []
+    for rank in range(max((len(q) for q in queues), default=0)):
+        picks += [q[rank] for q in queues if rank < len(q)]
+    return sorted(picks[:count])
+
+
 def _overlays(loaded, images, data, probs, out: Path, count: int) -> list[str]:
     from flower_edge.explain.gradcam import gradcam
     from flower_edge.explain.render import overlay, save_grid
 
-    count = min(count, len(images))
-    if count == 0:
+    picks = spread_over_classes(data.labels[:len(images)], count)
+    if not picks:
         return []
-    cams = gradcam(loaded.model, images[:count], loaded.spec.gradcam_layer)
+    cams = gradcam(loaded.model, images[picks], loaded.spec.gradcam_layer)
     names = []
     with atomic_dir(out) as tmp:
-        for i in range(count):
+        for cam, i in zip(cams, picks):
             truth, pred = data.classes[data.labels[i]], data.classes[int(probs[i].argmax())]
             name = f"{i:02d}_{Path(data.paths[i]).stem}.png"
             save_grid(tmp / name, [[(f"true: {truth}", images[i]),
-                                    (f"Grad-CAM for: {pred} ({probs[i].max():.2f})", overlay(images[i], cams[i]))]])
+                                    (f"Grad-CAM for: {pred} ({probs[i].max():.2f})", overlay(images[i], cam))]])
             names.append(f"gradcam/{name}")
     return names
 

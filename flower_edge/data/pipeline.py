@@ -136,12 +136,13 @@ def _native_flags(paths) -> tuple[list[str], list[bool], list[tuple[str, str]]]:
 
 
 def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=False,
-                 num_classes=None, seed=0, cache=True, one_hot=True):
+                 num_classes=None, seed=0, cache=True, one_hot=True, augment=None):
     """Batches of (float32 [B,H,W,3] 0..255, labels) for training or evaluation.
 
     `paths` may be a Split (then labels come from it). Files whose header cannot be read
     are skipped with one warning; decode errors mid-epoch drop the sample (logged), never
-    crash. `training` shuffles (reshuffled each epoch, from `seed`) and augments.
+    crash. `training` shuffles (reshuffled each epoch, from `seed`) and, unless
+    `augment` is False, augments.
     """
     from flower_edge.tfcompat import tf
 
@@ -177,7 +178,7 @@ def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=Fal
         ds = ds.shuffle(min(max(len(keep), 1), 4096), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(t.autograph.experimental.do_not_convert(
         lambda x, y: (t.cast(x, t.float32), y)))
-    if training:
+    if training and augment is not False:
         seeds = t.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = t.data.Dataset.zip((ds, seeds)).map(
             t.autograph.experimental.do_not_convert(lambda xy, s: (augment_batch(xy[0], s), xy[1])),

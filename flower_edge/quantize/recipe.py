@@ -29,7 +29,7 @@ class QuantizeRecipe:
     dynamic_dense_per_tensor: bool = True
     keep_float: tuple[str, ...] = ()
     qat_epochs: int = 0
-    qat_learning_rate: float = 1e-5
+    qat_learning_rate: float = 1e-4  # measured with distilled QAT on MobileNetV2 (docs/int8-fidelity.md)
     debug: bool = False
     debug_samples: int = 32
     val_samples: int = 200

@@ -8,9 +8,7 @@ kill from the last committed epoch and reaches the same final epoch count.
 
 from __future__ import annotations
 
-import inspect
 import math
-import random
 import shutil
 import sys
 
@@ -86,15 +84,8 @@ def make_datasets(cfg: RunConfig, splits: DataSplits):
     common = {"image_size": cfg.model.image_size, "batch_size": cfg.data.batch_size,
               "num_classes": len(splits.classes), "seed": cfg.data.seed, "cache": cfg.data.cache}
     train = splits.train
-    if "augment" in inspect.signature(make_dataset).parameters:
-        train_ds = make_dataset(train.paths, train.labels, training=True, augment=cfg.train.augment,
-                                **common)
-    elif cfg.train.augment:
-        train_ds = make_dataset(train.paths, train.labels, training=True, **common)
-    else:  # no augmentation: a seeded shuffled order, fixed across epochs
-        order = list(zip(train.paths, train.labels))
-        random.Random(cfg.data.seed).shuffle(order)
-        train_ds = make_dataset([p for p, _ in order], [y for _, y in order], training=False, **common)
+    train_ds = make_dataset(train.paths, train.labels, training=True, augment=cfg.train.augment,
+                            **common)
     val = splits.val
     val_ds = make_dataset(val.paths, val.labels, training=False, **common) if len(val) else None
     return train_ds, val_ds
