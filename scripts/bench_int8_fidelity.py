@@ -119,14 +119,16 @@ def tutorial(splits, weights: str, size: int, x_test, y_test, out: Path, seed: i
                len(fp32) / 1e6, len(int8) / 1e6, time.time() - start)
 
 
-def flower_edge(data: str, weights: str, out: Path, seed: int, extra_train: list[str]) -> tuple[Path, float]:
+def flower_edge(data: str, weights: str, out: Path, seed: int, extra_train: list[str],
+                train: bool = True) -> tuple[Path, float]:
     """`flower-edge train` then `flower-edge quantize --fp32 --int8`, defaults otherwise."""
     start = time.time()
     cli = [sys.executable, "-m", "flower_edge.cli.main"]
     run = out / "fe-mnv2"
-    subprocess.run(cli + ["train", "--data", data, "--model", "mobilenet_v2", "--weights", weights,
-                          "--seed", str(seed), "--out", str(out), "--run-name", run.name, "--force",
-                          *extra_train], check=True)
+    if train:
+        subprocess.run(cli + ["train", "--data", data, "--model", "mobilenet_v2", "--weights", weights,
+                              "--seed", str(seed), "--out", str(out), "--run-name", run.name, "--force",
+                              *extra_train], check=True)
     subprocess.run(cli + ["quantize", str(run), "--fp32", "--int8"], check=True)
     return run, time.time() - start
 
@@ -168,7 +170,8 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default="artifacts/bench-int8")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--size", type=int, default=224)
-    ap.add_argument("--reuse-run", action="store_true", help="skip training if OUT/fe-mnv2 exists")
+    ap.add_argument("--reuse-run", action="store_true",
+                    help="skip training if OUT/fe-mnv2 exists (quantize still runs)")
     ap.add_argument("--train-arg", action="append", default=[], help="extra flag for flower-edge train")
     ap.add_argument("--qat-epochs", type=int, default=3,
                     help="also measure 'quantize --qat-epochs N' on the same run (0: skip)")
@@ -176,10 +179,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run = out / "fe-mnv2"
-    if args.reuse_run and (run / "model.keras").is_file():
-        seconds = float("nan")
-    else:
-        run, seconds = flower_edge(args.data, args.weights, out, args.seed, args.train_arg)
+    reuse = args.reuse_run and (run / "model.keras").is_file()
+    run, seconds = flower_edge(args.data, args.weights, out, args.seed, args.train_arg, train=not reuse)
     splits, x_test, y_test = test_split(run, args.size)
     rows = [tutorial(splits, args.weights, args.size, x_test, y_test, out, args.seed),
             flower_edge_row(run, x_test, y_test, seconds)]

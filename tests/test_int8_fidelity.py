@@ -80,3 +80,20 @@ def test_quantize_warns_when_int8_agreement_is_below_threshold(quantized_run, tm
     assert any("--qat-epochs" in w for w in warnings), warnings
     summary = json.loads((run / "export" / "quantize.json").read_text())
     assert summary["warnings"] and "int8-pertensor" in summary["warnings"][0]
+
+
+def test_int16x8_variant_is_bias_corrected_and_tracks_float(quantized_run, tmp_path, invoke):
+    from ai_edge_litert.interpreter import Interpreter
+
+    run = tmp_path / "run"
+    shutil.copytree(quantized_run.path, run, ignore=shutil.ignore_patterns("export"))
+    result = invoke("quantize", run, "--int16x8", "--calib-samples", "50")
+    assert result.exit_code == 0, result.output
+    row = _reported(run, "int16x8")
+    manifest = json.loads((run / "export" / "int16x8" / "manifest.json").read_text())
+    assert manifest["quantization"]["bias_correction"]["corrected"] > 40  # every MobileNetV2 conv
+    interpreter = Interpreter(model_path=str(run / "export" / "int16x8" / "model.tflite"))
+    dtypes = {np.dtype(t["dtype"]) for t in interpreter.get_tensor_details()}
+    assert np.dtype(np.int16) in dtypes and np.dtype(np.int8) in dtypes  # activations, weights
+    # int16 activations on the real backbone keep the float model's decisions
+    assert row["top1_agreement"] >= 0.9, row

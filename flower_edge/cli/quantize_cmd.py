@@ -25,6 +25,10 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
 @click.option("--calib-data", type=click.Path(), default=None,
               help="Dataset folder, if it moved since training (re-roots split.json).")
 @click.option("--per-tensor", is_flag=True, default=None, help="int8 weights per tensor, not per channel.")
+@click.option("--int16x8", "int16x8", is_flag=True, default=None,
+              help="Also export int16x8: int16 activations, int8 weights, float I/O (closest to float).")
+@click.option("--no-bias-correction", is_flag=True, default=None,
+              help="int8: skip the weight-rounding bias correction (variant named '-nobc').")
 @click.option("--allow-float-fallback", is_flag=True, default=None,
               help="Let ops that cannot be quantized stay float (variant named '-mixed').")
 @click.option("--qat-epochs", type=int, default=None,
@@ -36,8 +40,8 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
 @click.option("--config", "recipe_path", type=click.Path(), default=None,
               help="A quantize recipe (.toml, see quantize/ in the repo); flags override it.")
 def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_type, calib_samples,
-                 calib_data, per_tensor, allow_float_fallback, qat_epochs, debug, keep_float,
-                 recipe_path) -> None:
+                 calib_data, per_tensor, int16x8, no_bias_correction, allow_float_fallback, qat_epochs, debug,
+                 keep_float, recipe_path) -> None:
     """Convert a training run to TFLite bundles and check each against the Keras model.
 
     Writes RUN_DIR/export/<variant>/{model.tflite,labels.txt,manifest.json} and
@@ -49,6 +53,7 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
       flower-edge quantize artifacts/mnv2 --int8 --calib-samples 500
       flower-edge quantize artifacts/mnv2 --int8 --debug --keep-float auto:3
       flower-edge quantize artifacts/mnv2 --int8 --qat-epochs 2
+      flower-edge quantize artifacts/mnv2 --int8 --int16x8       # + int16 activations
     """
     from flower_edge.config import from_mapping, load_toml, override
     from flower_edge.quantize.export import quantize_run
@@ -58,12 +63,14 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
     chosen = [name for name, on in zip(VARIANT_FLAGS, (fp32, fp16, dynamic, int8)) if on] + list(variants)
     if all_:
         chosen = list(VARIANT_FLAGS)
-    extras_only = not chosen and (qat_epochs or keep_float)
+    extras_only = not chosen and (qat_epochs or keep_float or int16x8)
     recipe = override(
         recipe,
         variants=tuple(dict.fromkeys(chosen)) if chosen else (() if extras_only else None),
         io=io, output=output_type, calib_samples=calib_samples,
-        per_channel=False if per_tensor else None, allow_float_fallback=allow_float_fallback,
+        per_channel=False if per_tensor else None,
+        bias_correction=False if no_bias_correction else None, int16x8=int16x8,
+        allow_float_fallback=allow_float_fallback,
         qat_epochs=qat_epochs, debug=debug,
         keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None)
     result = quantize_run(run_dir, recipe, calib_data=calib_data)

@@ -39,6 +39,10 @@ class QuantizationConfig:
     per_channel: bool = True
     dense_per_tensor: bool = False  # dynamic: what tflite-runtime 2.14 can load
     qat: bool = False
+    # int8: pre-compensate the mean shift of int8 weight rounding (quantize/bias_correction.py)
+    bias_correction: bool = True
+    # int8 weights with int16 activations ("int16x8"): float I/O; measured closest to float
+    activations16: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -51,6 +55,8 @@ class QuantizationConfig:
                              f"(default {DEFAULT_CALIB_SAMPLES})")
         if self.kind != "int8" and (self.io != "float32" or self.output != "float32"):
             raise UsageError(f"{self.kind} models have float32 input and output; --io applies to int8 only")
+        if self.activations16 and (self.io != "float32" or self.output != "float32"):
+            raise UsageError("int16x8 models take and return float32; --io/--output apply to int8 only")
         if self.keep_float and self.qat:
             raise UsageError("--keep-float and --qat-epochs cannot be combined; pick one remedy")
         parse_keep_float(self.keep_float)
@@ -72,10 +78,12 @@ class QuantizationConfig:
     def int8(cls, io: str = DEFAULT_IO, output: str = DEFAULT_OUTPUT,
              calib_samples: int = DEFAULT_CALIB_SAMPLES, allow_float_fallback: bool = False,
              keep_float: tuple[str, ...] = (), per_channel: bool = True,
-             qat: bool = False) -> QuantizationConfig:
+             qat: bool = False, bias_correction: bool = True,
+             activations16: bool = False) -> QuantizationConfig:
         return cls(kind="int8", io=io, output=output, calib_samples=calib_samples,
                    allow_float_fallback=allow_float_fallback, keep_float=tuple(keep_float),
-                   per_channel=per_channel, qat=qat)
+                   per_channel=per_channel, qat=qat, bias_correction=bias_correction,
+                   activations16=activations16)
 
     # naming -----------------------------------------------------------------
     @property
@@ -93,6 +101,9 @@ class QuantizationConfig:
         if self.kind != "int8":
             return self.kind
         name = "int8-qat" if self.qat else "int8"
+        if self.activations16:
+            name = "int16x8" + ("-nobc" if not self.bias_correction else "")
+            return name + ("-pertensor" if not self.per_channel else "")
         if self.keep_float:
             name += "-keep-" + _keep_slug(self.keep_float)
         if self.io != DEFAULT_IO:
@@ -101,6 +112,8 @@ class QuantizationConfig:
             name += f"-out{self.output}"
         if not self.per_channel:
             name += "-pertensor"
+        if not self.bias_correction and not self.qat and not self.keep_float:
+            name += "-nobc"
         if self.allow_float_fallback and not self.keep_float:
             name += "-mixed"
         return name
@@ -127,6 +140,8 @@ class QuantizationConfig:
             raise UsageError("int8 conversion needs calibration images (representative dataset)")
         converter.representative_dataset = representative_dataset
         ops = [lite.OpsSet.TFLITE_BUILTINS_INT8]
+        if self.activations16:
+            ops = [lite.OpsSet.EXPERIMENTAL_TFLITE_BUILTINS_ACTIVATIONS_INT16_WEIGHTS_INT8]
         if self.allow_float_fallback or self.keep_float:
             ops.append(lite.OpsSet.TFLITE_BUILTINS)
         converter.target_spec.supported_ops = ops

@@ -135,6 +135,11 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
         model = fine_tune(ctx.model, images, np.asarray(train_labels), ctx.recipe.qat_epochs,
                           ctx.recipe.qat_learning_rate)
         extra = {"qat_epochs": ctx.recipe.qat_epochs, "qat_learning_rate": ctx.recipe.qat_learning_rate}
+    elif config.kind == "int8" and config.bias_correction:
+        from flower_edge.quantize.bias_correction import correct_weight_bias
+
+        model, report = correct_weight_bias(ctx.model, ctx.calib, per_channel=config.per_channel)
+        extra = {"bias_correction": report.to_dict()}
     model_bytes = convert(model, config, rep, ctx.log)
     check_full_integer(model_bytes, config)
     return model_bytes, extra, None

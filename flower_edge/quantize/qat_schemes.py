@@ -16,7 +16,8 @@ def _classes():
     """Build the quantizer/config classes lazily (tfmot and TF stay out of import time)."""
     import tensorflow_model_optimization as tfmot
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
-        default_8bit_quantize_registry as registry)
+        default_8bit_quantize_registry as registry,
+    )
 
     from flower_edge.tfcompat import keras, tf
 

@@ -25,6 +25,8 @@ class QuantizeRecipe:
     output: str = DEFAULT_OUTPUT
     calib_samples: int = DEFAULT_CALIB_SAMPLES
     per_channel: bool = True
+    bias_correction: bool = True
+    int16x8: bool = False  # also export int16 activations / int8 weights (float I/O)
     allow_float_fallback: bool = False
     dynamic_dense_per_tensor: bool = True
     keep_float: tuple[str, ...] = ()
@@ -48,13 +50,14 @@ class QuantizeRecipe:
             raise UsageError(f"--qat-epochs must be 0 or more, got {self.qat_epochs}")
         if self.val_samples < 1 or self.debug_samples < 1:
             raise UsageError("val_samples and debug_samples must be at least 1")
-        if not self.variants and not self.qat_epochs and not self.keep_float:
+        if not self.variants and not self.qat_epochs and not self.keep_float and not self.int16x8:
             raise UsageError("nothing to export: pick at least one of --fp32 --fp16 --dynamic --int8")
         self.configs()  # validate knob combinations early, before any slow work
 
     def int8(self, **changes) -> QuantizationConfig:
         base = dict(io=self.io, output=self.output, calib_samples=self.calib_samples,
-                    allow_float_fallback=self.allow_float_fallback, per_channel=self.per_channel)
+                    allow_float_fallback=self.allow_float_fallback, per_channel=self.per_channel,
+                    bias_correction=self.bias_correction)
         return QuantizationConfig.int8(**{**base, **changes})
 
     def configs(self) -> list[QuantizationConfig]:
@@ -69,6 +72,8 @@ class QuantizeRecipe:
                 out.append(QuantizationConfig.dynamic(self.dynamic_dense_per_tensor))
             else:
                 out.append(getattr(QuantizationConfig, kind)())
+        if self.int16x8:
+            out.append(self.int8(activations16=True, io="float32", output="float32"))
         if self.qat_epochs:
             out.append(self.int8(qat=True))
         if self.keep_float:

@@ -158,7 +158,7 @@ def _deletion(d: dict | None) -> str:
     verdict = "PASSED" if d["passed"] else "FAILED"
     ratio = "n/a" if d.get("ratio") is None else f"{d['ratio']:.2f}×"
     text = (f"**{verdict}**: blurring the top {d['fraction']:.0%} Grad-CAM pixels lowers the predicted "
-            f"class probability by {d['gradcam_drop']:.4f} on average, random regions by "
+            f"class score (logit) by {d['gradcam_drop']:.4f} on average, random regions by "
             f"{d['random_drop']:.4f} (ratio {ratio}; Grad-CAM wins on {d['wins']:.0%} of {d['images']} "
             f"images). A faithful map must beat random.")
     return text + (f" Note: {d['note']}" if d.get("note") else "")
