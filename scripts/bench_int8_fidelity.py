@@ -10,8 +10,8 @@ float top-1, int8 top-1, int8<->float top-1 agreement and sizes, side by side.
 The tutorial recipe: the pretrained MobileNetV2 base frozen, a new softmax head,
 10 epochs of Adam, then Optimize.DEFAULT + 100 random training images +
 TFLITE_BUILTINS_INT8 with uint8 input and output. flower-edge runs through its
-CLI with default settings, so the figures are what a user gets; a third row adds
-`quantize --qat-epochs 3` (distilled QAT) on the same run.
+CLI with default settings, so the figures are what a user gets; further rows add
+`quantize --int16x8` and `quantize --qat-epochs 3` (distilled QAT) on the same run.
 """
 
 from __future__ import annotations
@@ -184,6 +184,11 @@ def main(argv=None) -> int:
     splits, x_test, y_test = test_split(run, args.size)
     rows = [tutorial(splits, args.weights, args.size, x_test, y_test, out, args.seed),
             flower_edge_row(run, x_test, y_test, seconds)]
+    start = time.time()
+    subprocess.run([sys.executable, "-m", "flower_edge.cli.main", "quantize", str(run), "--int16x8"],
+                   check=True)
+    rows.append(flower_edge_row(run, x_test, y_test, time.time() - start, "int16x8",
+                                "flower-edge same run + quantize --int16x8 (int16 activations)"))
     if args.qat_epochs:
         qat_seconds = flower_edge_qat(run, args.qat_epochs)
         rows.append(flower_edge_row(run, x_test, y_test, qat_seconds, "int8-qat",

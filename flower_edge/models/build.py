@@ -55,7 +55,21 @@ def build_model(spec: ModelSpec, num_classes: int, image_size: int | None = None
     outputs = k.layers.Activation("softmax", dtype="float32", name="probs")(x)
     model = k.Model(inputs, outputs, name=spec.name)
     load_backbone_weights(model, spec, size, weights)
+    if weights in (None, "", "none"):
+        _fast_batchnorm(model)
     return model
+
+
+def _fast_batchnorm(model, momentum: float = 0.9) -> None:
+    """From scratch, let BatchNorm statistics converge within a small dataset's steps.
+
+    Keras applications use momentum 0.99-0.999: after a few hundred steps the moving
+    mean/variance are still mostly their initial values, so a model that fits its
+    training batches scores at chance in inference mode.
+    """
+    for layer in model.layers:
+        if isinstance(layer, keras().layers.BatchNormalization):
+            layer.momentum = min(layer.momentum, momentum)
 
 
 def backbone_layers(model) -> list:
