@@ -77,7 +77,7 @@ in_root() { chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH=/opt/venv/bin:/usr/
 step "emulated: $(in_root uname -m), $(in_root python3 --version)"
 
 # 4. This checkout (its files only) + the pi extra, from the package registry.
-rm -rf --one-file-system "$ROOTFS/opt/flower-edge" "$ROOTFS/work"; mkdir -p "$ROOTFS/opt/flower-edge" "$ROOTFS/work/in"
+rm -rf --one-file-system "$ROOTFS/opt/flower-edge" "$ROOTFS/check"; mkdir -p "$ROOTFS/opt/flower-edge" "$ROOTFS/check/in"
 git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$ROOTFS/opt/flower-edge"
 step "pip install '.[pi]' inside the arm64 root"
 [ -x "$ROOTFS/opt/venv/bin/python" ] || in_root python3 -m venv /opt/venv
@@ -90,16 +90,16 @@ mapfile -t ALL < <(find "$IMAGES" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -
 [ ${#ALL[@]} -gt 0 ] || die "no images in $IMAGES"
 STRIDE=$(( (${#ALL[@]} + LIMIT - 1) / LIMIT )); n=0
 for ((i = 0; i < ${#ALL[@]}; i += STRIDE)); do
-  cp "${ALL[$i]}" "$ROOTFS/work/in/$(printf '%04d' $n)_$(basename "${ALL[$i]}")"; n=$((n + 1))
+  cp "${ALL[$i]}" "$ROOTFS/check/in/$(printf '%04d' $n)_$(basename "${ALL[$i]}")"; n=$((n + 1))
 done
 OUT=$(mktemp -d); FAIL=0; k=0
 for b in "${BUNDLES[@]}"; do
-  k=$((k + 1)); name="$k-$(basename "$b")"; cp -r "$b" "$ROOTFS/work/$name"
+  k=$((k + 1)); name="$k-$(basename "$b")"; cp -r "$b" "$ROOTFS/check/$name"
   step "$name: x86_64 predict on $n images"
-  (cd "$ROOTFS/work" && "$PYTHON" -m flower_edge.cli.main predict in --model "$name" --json --top-k 2) \
+  (cd "$ROOTFS/check" && "$PYTHON" -m flower_edge.cli.main predict in --model "$name" --json --top-k 2) \
     > "$OUT/$name.x86.json" 2>/dev/null
   step "$name: aarch64 predict (emulated)"
-  (cd "$ROOTFS/work" && in_root sh -c "cd /work && flower-edge predict in --model $name --json --top-k 2") \
+  (cd "$ROOTFS/check" && in_root sh -c "cd /check && flower-edge predict in --model $name --json --top-k 2") \
     > "$OUT/$name.arm.json" 2>"$OUT/$name.arm.err" || { cat "$OUT/$name.arm.err" >&2; FAIL=1; continue; }
   "$PYTHON" - "$OUT/$name.x86.json" "$OUT/$name.arm.json" "$name" "$b/manifest.json" <<'PY' || FAIL=1
 # Top-1 must match; the one allowed exception is a tie at the model's own output

@@ -74,7 +74,7 @@ def write_bundle(folder: Path, tflite: bytes, classes, variant: str, kind: str =
     manifest = {
         "schema_version": 1, "architecture": "tiny_cnn", "variant": variant,
         "num_classes": len(classes), "source_run": "tests", "tf_version": "test",
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(),
         "input": io(interp.get_input_details()[0]),
         "output": {**io(interp.get_output_details()[0]), "kind": kind},
         "preprocessing": {"resize": "shorter_side", "crop": "center", "size": [SIZE, SIZE],

@@ -27,7 +27,7 @@ def odd_images(tmp_path_factory):
     files = {
         "rgb.jpg": rgb, "gray.jpg": rgb.convert("L"), "cmyk.jpg": rgb.convert("CMYK"),
         "rgba.png": rgb.convert("RGBA"), "palette.png": rgb.convert("P"), "gray16.png":
-        Image.fromarray((np.asarray(rgb.convert("L")).astype(np.uint16) * 257)),
+        Image.fromarray(np.asarray(rgb.convert("L")).astype(np.uint16) * 257),
         "rgb.bmp": rgb, "palette.bmp": rgb.convert("P"), "still.gif": rgb.convert("P"),
     }
     paths = []

@@ -71,10 +71,8 @@ def test_agreement_with_keras(quantized_run):
         assert f"| {variant} |" in quantized_run.output
 
 
-@pytest.mark.xfail(strict=True, reason="issue 8: on this ImageNet MobileNetV2 (recovered from an "
-                   "8-bit model) int8 keeps ~85-93% of the float decisions; see docs/int8-fidelity.md")
 def test_int8_keeps_95_percent_of_keras_decisions(quantized_run):
-    """The issue-4 target. Strict xfail: the day it passes, this marker must go."""
+    """The issue-4 target; it holds with weight-rounding bias correction (the default)."""
     assert _rows(quantized_run)["int8"]["top1_agreement"] >= 0.95
 
 

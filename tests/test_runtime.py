@@ -9,13 +9,13 @@ import sys
 
 import numpy as np
 import pytest
-
 from conftest import assert_clean_error
+from test_core import BLOCK_TF
+
 from flower_edge.errors import BundleError, DataError, FlowerEdgeError, UsageError
 from flower_edge.runtime.bundle import load_bundle
 from flower_edge.runtime.interpreter import make_interpreter
 from flower_edge.runtime.predictor import Predictor, input_lut
-from test_core import BLOCK_TF
 
 
 def _tf_lite_probs(bundle, images):

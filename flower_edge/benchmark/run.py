@@ -10,7 +10,13 @@ import numpy as np
 
 from flower_edge.benchmark import metrics
 from flower_edge.benchmark.config import BenchmarkConfig
-from flower_edge.benchmark.evaluate import bundle_size, load_images, model_size, split_subset, tflite_probabilities
+from flower_edge.benchmark.evaluate import (
+    bundle_size,
+    load_images,
+    model_size,
+    split_subset,
+    tflite_probabilities,
+)
 from flower_edge.benchmark.keras_latency import MEMORY_METHOD, measure_keras
 from flower_edge.benchmark.rows import BenchmarkReport, BenchmarkRow, LatencyStat
 from flower_edge.errors import FlowerEdgeError, one_line

@@ -92,7 +92,7 @@ def demo_cmd(out, force) -> None:
     \b
     Example:
       flower-edge demo
-      flower-edge demo --out /tmp/demo
+      flower-edge demo --out ~/flower-demo
     """
     from flower_edge.pipeline.demo import run_demo
 

@@ -67,8 +67,15 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from flower_edge.cli import (benchmark_cmd, data_cmd, demo_cmd, explain_cmd, predict_cmd,
-                                 quantize_cmd, train_cmd)
+    from flower_edge.cli import (
+        benchmark_cmd,
+        data_cmd,
+        demo_cmd,
+        explain_cmd,
+        predict_cmd,
+        quantize_cmd,
+        train_cmd,
+    )
 
     for module in (data_cmd, train_cmd, quantize_cmd, benchmark_cmd, explain_cmd, predict_cmd,
                    demo_cmd):

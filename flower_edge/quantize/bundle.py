@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -112,7 +112,7 @@ def write_bundle(dest: Path, model_bytes: bytes, labels: list[str], config: Quan
             "num_classes": len(labels),
             "source_run": meta["source_run"],
             "tf_version": meta["tf_version"],
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "created": datetime.now(UTC).isoformat(timespec="seconds"),
             "input": inp,
             "output": out,
             "preprocessing": {"resize": "shorter_side", "crop": "center",

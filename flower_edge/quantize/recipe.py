@@ -9,8 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flower_edge.errors import UsageError
-from flower_edge.quantize.config import (DEFAULT_CALIB_SAMPLES, DEFAULT_IO, DEFAULT_OUTPUT, KINDS,
-                                         QuantizationConfig)
+from flower_edge.quantize.config import (
+    DEFAULT_CALIB_SAMPLES,
+    DEFAULT_IO,
+    DEFAULT_OUTPUT,
+    KINDS,
+    QuantizationConfig,
+)
 
 ALL_VARIANTS = KINDS
 AGREEMENT_THRESHOLD = 0.97
