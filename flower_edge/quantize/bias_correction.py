@@ -22,6 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from flower_edge.quantize.graph import add_to_weight, layer_graph, normalizes_last_axis
+
 KERNEL_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 
 
@@ -60,9 +62,8 @@ def expected_shift(kernel_error: np.ndarray, kind: str, input_mean: np.ndarray) 
 
 def _targets(model):
     """(layer, kind, following BN or None) for every kernel layer whose bias can be corrected."""
-    from flower_edge.quantize.equalize import _graph, _last_axis
 
-    g = _graph(model)
+    g = layer_graph(model)
     found, skipped = [], []
     for name, kind in g.classes.items():
         if kind not in KERNEL_LAYERS or g.inputs.get(name) is None or len(g.inputs[name]) != 1:
@@ -75,7 +76,7 @@ def _targets(model):
         else:
             nxt = g.consumers.get(name, [])
             if (len(nxt) == 1 and g.classes.get(nxt[0]) == "BatchNormalization"
-                    and _last_axis(g.layers[nxt[0]])):
+                    and normalizes_last_axis(g.layers[nxt[0]])):
                 found.append((layer, kind, g.layers[nxt[0]]))
             else:
                 skipped.append(name)
@@ -142,15 +143,7 @@ def correct_weight_bias(model, images: np.ndarray, per_channel: bool = True, bat
         shift = expected_shift(w_err, kind, mean) + expected_shift(kernel + w_err, kind, err)
         max_shift = max(max_shift, float(np.abs(shift).max()))
         if bn is None:
-            _add(clone.get_layer(layer.name), "bias", -shift)
+            add_to_weight(clone.get_layer(layer.name), "bias", -shift)
         else:  # BN(x + shift) with moving_mean + shift equals BN(x)
-            _add(clone.get_layer(bn.name), "moving_mean", shift)
+            add_to_weight(clone.get_layer(bn.name), "moving_mean", shift)
     return clone, BiasCorrectionReport(tuple(t[0].name for t in targets), tuple(skipped), max_shift)
-
-
-def _add(layer, weight: str, delta: np.ndarray) -> None:
-    for var in layer.weights:
-        if var.name.split("/")[-1].split(":")[0] == weight:
-            var.assign(var.numpy() + delta.astype(var.dtype.as_numpy_dtype))
-            return
-    raise ValueError(f"{layer.name} has no weight '{weight}'")
