@@ -78,13 +78,13 @@ def test_int8_keeps_95_percent_of_keras_decisions(quantized_run):
 
 def test_agreement_is_recomputed_from_the_files(quantized_run):
     """The rows are not self-reported: rerun the int8 file and Keras on the same photos."""
+    from flower_edge.data.pipeline import eval_images
     from flower_edge.data.splits import DataSplits
-    from flower_edge.quantize.calibration import load_images
-    from flower_edge.quantize.convert import load_keras_model
+    from flower_edge.models.build import load_keras_model
     from flower_edge.quantize.verify import compare, tflite_probabilities
 
     split = DataSplits.load(quantized_run.path / "split.json").val
-    images = load_images(list(split.paths), 96, "check")
+    images = eval_images(list(split.paths), 96)
     keras_probs = load_keras_model(quantized_run.path / "model.keras").predict(
         images.astype(np.float32), verbose=0)
     agree, diff = compare(keras_probs, tflite_probabilities(quantized_run.bundle("int8") / "model.tflite",
@@ -108,9 +108,10 @@ def test_tflite_runtime_rejects_per_channel_dynamic(quantized_run, tmp_path):
     python = os.environ.get("FLOWER_EDGE_TFLITE_RUNTIME_PYTHON")
     if not python:
         pytest.skip("set FLOWER_EDGE_TFLITE_RUNTIME_PYTHON to a python with tflite-runtime==2.14")
+    from flower_edge.models.build import load_keras_model
     from flower_edge.quantize.bundle import check_tflite_runtime
     from flower_edge.quantize.config import QuantizationConfig
-    from flower_edge.quantize.convert import convert, load_keras_model
+    from flower_edge.quantize.convert import convert
 
     model = load_keras_model(quantized_run.path / "model.keras")
     config = QuantizationConfig.dynamic(dense_per_tensor=False)

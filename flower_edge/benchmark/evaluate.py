@@ -5,9 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from flower_edge.data.splits import DataSplits
-from flower_edge.data.transforms import load_for_model
 from flower_edge.errors import DataError
-from flower_edge.progress import progress
 from flower_edge.rundir import RunDir
 
 
@@ -24,11 +22,6 @@ def split_subset(run: RunDir, split: str, max_images: int = 0, seed: int = 0):
     if 0 < max_images < len(part):
         idx = np.sort(np.random.default_rng(seed).permutation(len(part))[:max_images])
     return [part.paths[i] for i in idx], np.asarray(part.labels)[idx], list(splits.classes)
-
-
-def load_images(paths: list[str], size: int | tuple[int, int], label: str = "loading images") -> np.ndarray:
-    """The eval transform of every path: uint8 [N, H, W, 3]."""
-    return np.stack([load_for_model(p, size) for p in progress(paths, label, len(paths))])
 
 
 def model_size(model) -> tuple[int, int]:

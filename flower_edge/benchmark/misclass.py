@@ -63,7 +63,7 @@ def analyse(loaded, data, probs: np.ndarray, png: Path, cfg) -> Misclassificatio
 
 
 def _neighbour_png(loaded, data, probs, wrong, png: Path, cfg) -> None:
-    from flower_edge.benchmark.evaluate import load_images
+    from flower_edge.data.pipeline import eval_images
     from flower_edge.data.splits import DataSplits
     from flower_edge.explain.render import save_grid
 
@@ -71,7 +71,7 @@ def _neighbour_png(loaded, data, probs, wrong, png: Path, cfg) -> None:
     keep = np.arange(len(train))
     if len(keep) > MAX_TRAIN_IMAGES:
         keep = np.sort(np.random.default_rng(cfg.seed).permutation(len(train))[:MAX_TRAIN_IMAGES])
-    bank_images = load_images([train.paths[i] for i in keep], loaded.size, "embedding train images")
+    bank_images = eval_images([train.paths[i] for i in keep], loaded.size, "embedding train images")
     images = data.at(loaded.size)
     idx, sims = nearest(embed(loaded.model, images[wrong]), embed(loaded.model, bank_images), cfg.neighbours)
     rows = []

@@ -12,13 +12,13 @@ from flower_edge.benchmark import metrics
 from flower_edge.benchmark.config import BenchmarkConfig
 from flower_edge.benchmark.evaluate import (
     bundle_size,
-    load_images,
     model_size,
     split_subset,
     tflite_probabilities,
 )
 from flower_edge.benchmark.keras_latency import MEMORY_METHOD, measure_keras
 from flower_edge.benchmark.rows import BenchmarkReport, BenchmarkRow, LatencyStat
+from flower_edge.data.pipeline import eval_images
 from flower_edge.errors import FlowerEdgeError, one_line
 from flower_edge.progress import progress
 from flower_edge.rundir import RunDir
@@ -37,18 +37,18 @@ class EvalSet:
 
     def at(self, size: tuple[int, int]) -> np.ndarray:
         if size not in self.images:
-            self.images[size] = load_images(self.paths, size, f"loading images at {size[0]}px")
+            self.images[size] = eval_images(self.paths, size, f"loading images at {size[0]}px")
         return self.images[size]
 
 
 def benchmark_run(run_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None) -> BenchmarkReport:
     """Benchmark the Keras model and every bundle in RUN_DIR/export; write report/."""
-    from flower_edge.tfcompat import keras
+    from flower_edge.models.build import load_keras_model
 
     cfg = cfg or BenchmarkConfig()
     run = RunDir(Path(run_dir)).require_model()
     paths, labels, classes = split_subset(run, cfg.split, cfg.max_images, cfg.seed)
-    model = keras().models.load_model(run.model, compile=False)
+    model = load_keras_model(run.model)
     data = EvalSet(paths, labels, classes, {})
     data.at(model_size(model))
     bundles = run.bundles()

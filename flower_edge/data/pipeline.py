@@ -186,14 +186,17 @@ def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=Fal
     return ds.prefetch(t.data.AUTOTUNE)
 
 
-def eval_images(paths, size, show_progress: bool = False) -> np.ndarray:
-    """The Pillow eval transform over many files: uint8 [N,H,W,3] (calibration, evaluation)."""
+def eval_images(paths, size, label: str | None = None) -> np.ndarray:
+    """The Pillow eval transform over many files: uint8 [N,H,W,3] (calibration, evaluation).
+
+    With a `label`, a progress bar shows it.
+    """
     paths = list(paths)
     items = paths
-    if show_progress and len(paths) > 100:
+    if label:
         from flower_edge.progress import progress
 
-        items = progress(paths, "loading images", length=len(paths))
+        items = progress(paths, label, length=len(paths))
     h, w = _size(size)
     out = np.empty((len(paths), h, w, 3), dtype=np.uint8)
     for i, p in enumerate(items):

@@ -37,11 +37,11 @@ def run_spec(run: RunDir) -> ModelSpec:
 
 def open_run(path, model=None) -> LoadedRun:
     """Load what the explainers need from a run directory (one-line errors)."""
-    from flower_edge.tfcompat import keras
+    from flower_edge.models.build import load_keras_model
 
     run = RunDir(Path(path)).require_model()
     spec = run_spec(run)
-    model = model or keras().models.load_model(run.model, compile=False)
+    model = model or load_keras_model(run.model)
     labels = run.read_labels() if run.labels.is_file() else [str(i) for i in range(model.outputs[0].shape[-1])]
     return LoadedRun(run, model, labels, spec)
 

@@ -72,6 +72,19 @@ def _fast_batchnorm(model, momentum: float = 0.9) -> None:
             layer.momentum = min(layer.momentum, momentum)
 
 
+def load_keras_model(path: str | os.PathLike):
+    """Load a run's tf_keras model; a corrupt or foreign file is a one-line error."""
+    from flower_edge.quiet import quiet
+
+    try:
+        with quiet():
+            return keras().models.load_model(str(path), compile=False)
+    except Exception as exc:  # noqa: BLE001  (zip, h5, json and keras errors alike)
+        text = " ".join(str(exc).split())[:160]
+        raise FlowerEdgeError(f"cannot load {path}: {type(exc).__name__}: {text}; the file is corrupt "
+                              f"or not a tf_keras model, re-run 'flower-edge train'") from None
+
+
 def backbone_layers(model) -> list:
     """The backbone's layers in graph order (no input, preprocessing or head)."""
     return [layer for layer in model.layers

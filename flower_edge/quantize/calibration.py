@@ -49,17 +49,6 @@ def stratified(split: Split, n: int, seed: int = 0) -> tuple[list[str], list[int
     return [split.paths[i] for i in picked], [int(split.labels[i]) for i in picked]
 
 
-def load_images(paths: list[str], size: int, label: str) -> np.ndarray:
-    """N x size x size x 3 uint8 through the eval transform, with a progress bar."""
-    from flower_edge.data.transforms import eval_transform, load_rgb
-    from flower_edge.progress import progress
-
-    out = np.empty((len(paths), size, size, 3), dtype=np.uint8)
-    for i, path in enumerate(progress(paths, label, length=len(paths))):
-        out[i] = eval_transform(load_rgb(path), size)
-    return out
-
-
 def representative_dataset(images: np.ndarray):
     """A TFLite representative-dataset factory over preloaded uint8 images (float 0..255 in)."""
     def gen():

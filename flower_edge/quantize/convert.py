@@ -17,19 +17,6 @@ from flower_edge.quiet import quiet
 BOUNDARY_OPS = {"QUANTIZE", "DEQUANTIZE"}
 
 
-def load_keras_model(path: Path):
-    """Load the run's tf_keras model; a corrupt file is a one-line error."""
-    from flower_edge.tfcompat import keras
-
-    try:
-        with quiet(None):
-            return keras().models.load_model(str(path), compile=False)
-    except Exception as exc:  # noqa: BLE001  (zip, h5, json and keras errors alike)
-        text = " ".join(str(exc).split())[:160]
-        raise FlowerEdgeError(f"cannot load {path}: {type(exc).__name__}: {text}; the file is corrupt "
-                              f"or not a tf_keras model, re-run 'flower-edge train'") from None
-
-
 @contextlib.contextmanager
 def saved_model(model, log_path: Path | None = None):
     """Export `model` once as a SavedModel (temp dir) and yield its path.

@@ -10,12 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from flower_edge.config import dumps_toml, load_toml, to_dict
+from flower_edge.data.pipeline import eval_images
 from flower_edge.errors import FlowerEdgeError
 from flower_edge.io import atomic_write_json, atomic_write_text
+from flower_edge.models.build import load_keras_model
 from flower_edge.quantize import calibration as cal
 from flower_edge.quantize.bundle import write_bundle
 from flower_edge.quantize.config import QuantizationConfig
-from flower_edge.quantize.convert import check_full_integer, convert, load_keras_model, saved_model
+from flower_edge.quantize.convert import check_full_integer, convert, saved_model
 from flower_edge.quantize.recipe import QuantizeRecipe
 from flower_edge.quantize.verify import VariantRow, agreement_warnings, make_row, render_table
 from flower_edge.rundir import RunDir
@@ -85,7 +87,7 @@ def _prepare(run: RunDir, recipe: QuantizeRecipe, calib_data) -> _Context:
     needs_calib = recipe.debug or any(c.needs_calibration for c in recipe.configs())
     if needs_calib:
         paths, ys = cal.stratified(splits.train, recipe.calib_samples, seed=splits.seed)
-        calib, calib_labels = cal.load_images(paths, size, "calibration images"), np.asarray(ys)
+        calib, calib_labels = eval_images(paths, size, "calibration images"), np.asarray(ys)
     log = run.export / "convert.log"
     atomic_write_text(log, "flower-edge quantize: converter output\n")
     return _Context(run, model, labels, _meta(run, model, size), recipe, calib, calib_labels, splits, log)
@@ -113,7 +115,7 @@ def _validation_images(ctx: _Context) -> np.ndarray:
     if not len(split):
         split = ctx.splits.train
     paths, _ = cal.stratified(split, ctx.recipe.val_samples, seed=ctx.splits.seed)
-    return cal.load_images(paths, ctx.meta["image_size"], f"validation images ({split.name})")
+    return eval_images(paths, ctx.meta["image_size"], f"validation images ({split.name})")
 
 
 def _convert_one(ctx: _Context, config: QuantizationConfig):
@@ -131,7 +133,7 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
         from flower_edge.quantize.qat import fine_tune
 
         train_paths, train_labels = cal.stratified(ctx.splits.train, len(ctx.splits.train))
-        images = cal.load_images(train_paths, ctx.meta["image_size"], "QAT training images")
+        images = eval_images(train_paths, ctx.meta["image_size"], "QAT training images")
         model = fine_tune(ctx.model, images, np.asarray(train_labels), ctx.recipe.qat_epochs,
                           ctx.recipe.qat_learning_rate)
         extra = {"qat_epochs": ctx.recipe.qat_epochs, "qat_learning_rate": ctx.recipe.qat_learning_rate}
