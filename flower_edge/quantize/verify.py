@@ -35,30 +35,20 @@ class VariantRow:
 
 
 def tflite_probabilities(model_path: Path, images: np.ndarray) -> np.ndarray:
-    """Run a .tflite on uint8 HxWx3 images one by one; float32 [N, C] probabilities."""
-    from ai_edge_litert.interpreter import Interpreter
+    """Run a .tflite on uint8 HxWx3 images one by one, as the runtime does; float32 [N, C]."""
+    from flower_edge.runtime.interpreter import make_interpreter
+    from flower_edge.runtime.predictor import input_lut
 
-    interpreter = Interpreter(model_path=str(model_path))
-    interpreter.allocate_tensors()
+    interpreter, _ = make_interpreter(model_path)
     inp = interpreter.get_input_details()[0]
     out = interpreter.get_output_details()[0]
+    lut = input_lut(inp["dtype"], *inp["quantization"])
     results = []
     for img in images:
-        interpreter.set_tensor(inp["index"], quantize_input(img[None], inp))
+        interpreter.set_tensor(inp["index"], lut[img[None]])
         interpreter.invoke()
         results.append(dequantize(interpreter.get_tensor(out["index"])[0], out))
     return np.stack(results).astype(np.float32)
-
-
-def quantize_input(batch: np.ndarray, detail: dict) -> np.ndarray:
-    """0..255 pixels into the model's input type using its own scale / zero point."""
-    dtype = np.dtype(detail["dtype"])
-    if dtype == np.float32:
-        return batch.astype(np.float32)
-    scale, zero_point = detail["quantization"]
-    info = np.iinfo(dtype)
-    q = np.round(batch.astype(np.float32) / scale + zero_point)
-    return np.clip(q, info.min, info.max).astype(dtype)
 
 
 def dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
