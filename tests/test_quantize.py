@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -159,11 +160,15 @@ def test_warns_when_int8_disagrees(invoke, tiny_copy):
     # near-tie logits: every class within a hair, so int8 rounding flips the argmax
     model.get_layer("logits").set_weights([kernel * 1e-4, np.zeros_like(bias) + 0.0])
     model.save(str(tiny_copy / "model.keras"))
+    config = tiny_copy / "config.toml"
+    config.write_text(re.sub(r"label_smoothing = [0-9.]+", "label_smoothing = 0.1", config.read_text()))
     result = invoke("quantize", tiny_copy, "--fp32", "--int8", "--calib-samples", "20")
     assert result.exit_code == 0, result.output
     warnings = [ln for ln in result.output.splitlines() if ln.startswith("warning: int8 agrees")]
     assert len(warnings) == 1, result.output
     assert "--keep-float auto:" in warnings[0] and "--qat-epochs" in warnings[0]
+    # a run trained with label smoothing is told to retrain without it first (measured cause)
+    assert "label smoothing 0.1" in warnings[0] and "--label-smoothing 0" in warnings[0]
     rows = json.loads((tiny_copy / "export" / "quantize.json").read_text())["rows"]
     by = {r["variant"]: r for r in rows}
     assert by["fp32"]["top1_agreement"] == 1.0 and by["int8"]["top1_agreement"] < 0.97

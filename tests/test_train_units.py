@@ -108,7 +108,7 @@ def test_flags_override_recipe_and_resolve_fills_spec_defaults():
     cfg = cfgmod.apply_overrides(cfg, {"batch_size": 8}, {"image_size": None}, {"lr": 0.05})
     assert cfg.data.batch_size == 8 and cfg.train.lr == 0.05 and cfg.model.image_size == 224
     default = cfgmod.resolve(cfgmod.RunConfig())
-    assert default.model.image_size == 224 and default.train.finetune_layers == 30
+    assert default.model.image_size == 224 and default.train.finetune_layers == "all"
     scratch = cfgmod.resolve(cfgmod.apply_overrides(cfgmod.RunConfig(), {}, {"weights": "none"},
                                                     {"head_epochs": 2}))
     assert scratch.train.finetune_epochs == 0 and scratch.train.head_epochs == 2

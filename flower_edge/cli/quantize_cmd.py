@@ -29,6 +29,11 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
               help="Also export int16x8: int16 activations, int8 weights, float I/O (closest to float).")
 @click.option("--no-bias-correction", is_flag=True, default=None,
               help="int8: skip the weight-rounding bias correction (variant named '-nobc').")
+@click.option("--weight-scales", type=click.Choice(["max", "mse"]), default=None,
+              help="int8 weight scale per channel: the converter's max|w|/127, or least rounding error "
+                   "(exact for weights from an 8-bit model) [default: max].")
+@click.option("--activation-ranges", type=click.Choice(["mse", "minmax"]), default=None,
+              help="int8 activation ranges: least squared error, or the converter's min/max [default: mse].")
 @click.option("--allow-float-fallback", is_flag=True, default=None,
               help="Let ops that cannot be quantized stay float (variant named '-mixed').")
 @click.option("--qat-epochs", type=int, default=None,
@@ -40,8 +45,8 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
 @click.option("--config", "recipe_path", type=click.Path(), default=None,
               help="A quantize recipe (.toml, see quantize/ in the repo); flags override it.")
 def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_type, calib_samples,
-                 calib_data, per_tensor, int16x8, no_bias_correction, allow_float_fallback, qat_epochs, debug,
-                 keep_float, recipe_path) -> None:
+                 calib_data, per_tensor, int16x8, no_bias_correction, weight_scales, activation_ranges,
+                 allow_float_fallback, qat_epochs, debug, keep_float, recipe_path) -> None:
     """Convert a training run to TFLite bundles and check each against the Keras model.
 
     Writes RUN_DIR/export/<variant>/{model.tflite,labels.txt,manifest.json} and
@@ -70,6 +75,7 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
         io=io, output=output_type, calib_samples=calib_samples,
         per_channel=False if per_tensor else None,
         bias_correction=False if no_bias_correction else None, int16x8=int16x8,
+        weight_scales=weight_scales, activation_ranges=activation_ranges,
         allow_float_fallback=allow_float_fallback,
         qat_epochs=qat_epochs, debug=debug,
         keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None)

@@ -44,11 +44,11 @@ register(ModelSpec("inception_v3", _application, 299, 75, "tf", "mixed10",
                    keras_app="InceptionV3", finetune_layers=10))
 register(ModelSpec("mobilenet_v2", _application, 224, 32, "tf", "out_relu",
                    "MobileNetV2, width 1.0", keras_app="MobileNetV2",
-                   app_kwargs=(("alpha", 1.0),), finetune_layers=30))
+                   app_kwargs=(("alpha", 1.0),), finetune_layers="all"))
 for _alpha, _suffix in ((0.35, "035"), (0.5, "050"), (0.75, "075")):
     register(ModelSpec(f"mobilenet_v2_{_suffix}", _application, 224, 32, "tf", "out_relu",
                        f"MobileNetV2, width {_alpha}", keras_app="MobileNetV2",
-                       app_kwargs=(("alpha", _alpha),), finetune_layers=30))
+                       app_kwargs=(("alpha", _alpha),), finetune_layers="all"))
 register(ModelSpec("vgg16", _application, 224, 32, "caffe", "block5_conv3", "VGG16",
                    keras_app="VGG16", finetune_layers=5))
 register(ModelSpec("vgg19", _application, 224, 32, "caffe", "block5_conv4", "VGG19",

@@ -16,6 +16,8 @@ Kind = Literal["fp32", "fp16", "dynamic", "int8"]
 IoType = Literal["uint8", "int8", "float32"]
 KINDS = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
+WEIGHT_SCALES = ("max", "mse")
+ACTIVATION_RANGES = ("mse", "minmax")
 
 # Defaults of the int8 variant. uint8 input: camera pixels go straight in (scale 1,
 # zero point 0 on 0..255). float32 output: probabilities come out ready to use, but
@@ -43,6 +45,12 @@ class QuantizationConfig:
     bias_correction: bool = True
     # int8 weights with int16 activations ("int16x8"): float I/O; measured closest to float
     activations16: bool = False
+    # int8 activation ranges with least squared error ('minmax' = the converter's): lower KL
+    # to float on both models measured. Weight scales with least rounding error ('max' =
+    # the converter's max|w|/127): exact on weights that sit on a coarser grid, but the
+    # output error was mixed (docs/int8-fidelity.md), so opt-in. See quantize/refine.py.
+    weight_scales: str = "max"
+    activation_ranges: str = "mse"
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -57,6 +65,11 @@ class QuantizationConfig:
             raise UsageError(f"{self.kind} models have float32 input and output; --io applies to int8 only")
         if self.activations16 and (self.io != "float32" or self.output != "float32"):
             raise UsageError("int16x8 models take and return float32; --io/--output apply to int8 only")
+        if self.weight_scales not in WEIGHT_SCALES:
+            raise UsageError(f"--weight-scales must be one of {', '.join(WEIGHT_SCALES)}, got {self.weight_scales!r}")
+        if self.activation_ranges not in ACTIVATION_RANGES:
+            raise UsageError(f"--activation-ranges must be one of {', '.join(ACTIVATION_RANGES)}, "
+                             f"got {self.activation_ranges!r}")
         if self.keep_float and self.qat:
             raise UsageError("--keep-float and --qat-epochs cannot be combined; pick one remedy")
         parse_keep_float(self.keep_float)
@@ -79,11 +92,13 @@ class QuantizationConfig:
              calib_samples: int = DEFAULT_CALIB_SAMPLES, allow_float_fallback: bool = False,
              keep_float: tuple[str, ...] = (), per_channel: bool = True,
              qat: bool = False, bias_correction: bool = True,
-             activations16: bool = False) -> QuantizationConfig:
+             activations16: bool = False, weight_scales: str = "max",
+             activation_ranges: str = "mse") -> QuantizationConfig:
         return cls(kind="int8", io=io, output=output, calib_samples=calib_samples,
                    allow_float_fallback=allow_float_fallback, keep_float=tuple(keep_float),
                    per_channel=per_channel, qat=qat, bias_correction=bias_correction,
-                   activations16=activations16)
+                   activations16=activations16, weight_scales=weight_scales,
+                   activation_ranges=activation_ranges)
 
     # naming -----------------------------------------------------------------
     @property
@@ -94,6 +109,17 @@ class QuantizationConfig:
     def full_integer(self) -> bool:
         """Whether every op must run in integer (checked after conversion)."""
         return self.kind == "int8" and not self.keep_float and not self.allow_float_fallback
+
+    @property
+    def refinable(self) -> bool:
+        """Whether flower-edge runs calibration and rounding itself (quantize/refine.py):
+        plain post-training int8; not int16x8, QAT or keep-float, which the converter does alone."""
+        return self.kind == "int8" and not (self.activations16 or self.qat or self.keep_float)
+
+    @property
+    def rounding_rule(self) -> str:
+        """The weight-rounding rule the conversion will apply (bias correction must use the same)."""
+        return self.weight_scales if self.refinable else "max"
 
     @property
     def variant(self) -> str:
@@ -112,6 +138,10 @@ class QuantizationConfig:
             name += f"-out{self.output}"
         if not self.per_channel:
             name += "-pertensor"
+        if self.refinable and self.weight_scales != "max":
+            name += f"-w{self.weight_scales}"
+        if self.refinable and self.activation_ranges != "mse":
+            name += f"-a{self.activation_ranges}"
         if not self.bias_correction and not self.qat and not self.keep_float:
             name += "-nobc"
         if self.allow_float_fallback and not self.keep_float:

@@ -51,17 +51,38 @@ def make_converter(model, config: QuantizationConfig, representative=None):
     return converter
 
 
-def convert(model, config: QuantizationConfig, representative=None, log_path: Path | None = None) -> bytes:
-    """Convert; int8 failures name the op that could not be quantized."""
+def convert(model, config: QuantizationConfig, representative=None, log_path: Path | None = None,
+            report: dict | None = None) -> bytes:
+    """Convert; int8 failures name the op that could not be quantized.
+
+    Plain int8 runs the converter's calibration and quantizer as two steps, with
+    flower-edge's activation ranges and weight scales between them (quantize/refine.py);
+    what each refinement did is added to `report`.
+    """
     converter = make_converter(model, config, representative)
     if log_path:
         with open(log_path, "a", encoding="utf-8") as fh:
             fh.write(f"\n=== converting {config.variant} ===\n")
     try:
         with quiet(log_path):
+            if config.refinable:
+                return _refined_int8(converter, config, representative, report if report is not None else {})
             return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001  (the converter raises many types)
         raise conversion_error(config, exc, log_path) from None
+
+
+def _refined_int8(converter, config: QuantizationConfig, representative, report: dict) -> bytes:
+    from flower_edge.quantize import refine
+
+    calibrated = refine.calibrated_model(converter)
+    if config.activation_ranges == "mse":
+        images = (batch[0] for batch in representative())
+        calibrated, report["activation_ranges"] = refine.tune_activation_ranges(calibrated, images)
+    quantized = refine.quantize_calibrated(calibrated, converter)
+    if config.weight_scales == "mse":
+        quantized, report["weight_scales"] = refine.refit_weight_scales(quantized, calibrated)
+    return quantized
 
 
 def conversion_error(config: QuantizationConfig, exc: Exception, log_path: Path | None) -> FlowerEdgeError:

@@ -69,7 +69,8 @@ def quantize_run(run_dir: str | os.PathLike, recipe: QuantizeRecipe = QuantizeRe
             rows.append(make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes))
         if debug_report is None and recipe.debug:
             debug_report = _debug(ctx, recipe.int8())[2]
-    result = QuantizeResult(rows, agreement_warnings(rows, recipe.agreement_threshold), debug_report, ctx.log)
+    warnings = agreement_warnings(rows, recipe.agreement_threshold, _label_smoothing(ctx.run))
+    result = QuantizeResult(rows, warnings, debug_report, ctx.log)
     _save_summary(ctx, result)
     return result
 
@@ -110,6 +111,12 @@ def _meta(run: RunDir, model, size: int) -> dict:
             "tf_version": tf().__version__}
 
 
+def _label_smoothing(run: RunDir) -> float:
+    """The run's training label smoothing (0 when unknown): it decides the first advice."""
+    value = (load_toml(run.config) if run.config.is_file() else {}).get("train", {}).get("label_smoothing", 0)
+    return float(value) if isinstance(value, (int, float)) else 0.0
+
+
 def _validation_images(ctx: _Context) -> np.ndarray:
     split = ctx.splits.val if len(ctx.splits.val) else ctx.splits.test
     if not len(split):
@@ -140,9 +147,10 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
     elif config.kind == "int8" and config.bias_correction:
         from flower_edge.quantize.bias_correction import correct_weight_bias
 
-        model, report = correct_weight_bias(ctx.model, ctx.calib, per_channel=config.per_channel)
+        model, report = correct_weight_bias(ctx.model, ctx.calib, per_channel=config.per_channel,
+                                            weight_scales=config.rounding_rule)
         extra = {"bias_correction": report.to_dict()}
-    model_bytes = convert(model, config, rep, ctx.log)
+    model_bytes = convert(model, config, rep, ctx.log, extra)
     check_full_integer(model_bytes, config)
     return model_bytes, extra, None
 

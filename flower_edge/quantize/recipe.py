@@ -31,6 +31,8 @@ class QuantizeRecipe:
     calib_samples: int = DEFAULT_CALIB_SAMPLES
     per_channel: bool = True
     bias_correction: bool = True
+    weight_scales: str = "max"  # int8: "max" (the converter's) or "mse" (least rounding error)
+    activation_ranges: str = "mse"  # int8: "mse" (least squared error) or "minmax" (the converter's)
     int16x8: bool = False  # also export int16 activations / int8 weights (float I/O)
     allow_float_fallback: bool = False
     dynamic_dense_per_tensor: bool = True
@@ -62,7 +64,8 @@ class QuantizeRecipe:
     def int8(self, **changes) -> QuantizationConfig:
         base = dict(io=self.io, output=self.output, calib_samples=self.calib_samples,
                     allow_float_fallback=self.allow_float_fallback, per_channel=self.per_channel,
-                    bias_correction=self.bias_correction)
+                    bias_correction=self.bias_correction, weight_scales=self.weight_scales,
+                    activation_ranges=self.activation_ranges)
         return QuantizationConfig.int8(**{**base, **changes})
 
     def configs(self) -> list[QuantizationConfig]:
