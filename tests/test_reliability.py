@@ -220,7 +220,7 @@ def test_disk_full_while_exporting_leaves_no_partial_bundle(env, invoke, monkeyp
 
 def test_sigint_during_training_then_resume_runs_every_epoch_once(env, invoke):
     out = env.tmp / "runs"
-    epochs = 12
+    epochs = 40  # a few seconds of training after the first commit, even on a fast machine
     cmd = [sys.executable, "-m", "flower_edge.cli.main", "train", "--data", str(env.data),
            "--model", "tiny_cnn", "--weights", "none", "--image-size", "64", "--epochs", str(epochs),
            "--out", str(out), "--run-name", "r"]
