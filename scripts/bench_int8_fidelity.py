@@ -11,8 +11,8 @@ The tutorial recipe: the pretrained MobileNetV2 base frozen, a new softmax head,
 10 epochs of Adam, then Optimize.DEFAULT + 100 random training images +
 TFLITE_BUILTINS_INT8 with uint8 input and output. flower-edge runs through its
 CLI with default settings, so the figures are what a user gets. Further rows take
-the int8 steps away on the same run (the converter alone; + bias correction; the
-default adds MSE activation ranges), add the opt-in `--weight-scales mse`, then
+the int8 steps away on the same run (the converter alone; + bias correction; + MSE
+activation ranges; the default adds mean correction), add the opt-in `--weight-scales mse`, then
 `--int16x8`, and `--qat-epochs N` if asked.
 The PASS/FAIL targets are judged on the default `--int8` row only.
 """
@@ -145,10 +145,12 @@ def flower_edge_quantize(run: Path, flags: list[str]) -> float:
 
 # Same run, one step of the default int8 path taken away at a time, then the alternatives.
 ABLATIONS = [
-    (["--int8", "--activation-ranges", "minmax", "--no-bias-correction"],
-     "int8-aminmax-nobc", "  same run, the converter alone (no flower-edge step)"),
-    (["--int8", "--activation-ranges", "minmax"],
-     "int8-aminmax", "  same run, + bias correction only (the previous default)"),
+    (["--int8", "--activation-ranges", "minmax", "--no-bias-correction", "--no-mean-correction"],
+     "int8-aminmax-nomc-nobc", "  same run, the converter alone (no flower-edge step)"),
+    (["--int8", "--activation-ranges", "minmax", "--no-mean-correction"],
+     "int8-aminmax-nomc", "  same run, + bias correction only (the round-1 default)"),
+    (["--int8", "--no-mean-correction"],
+     "int8-nomc", "  same run, + bias correction + MSE activation ranges"),
     (["--int8", "--weight-scales", "mse"],
      "int8-wmse", "  same run, default + --weight-scales mse (opt-in)"),
     (["--int16x8"], "int16x8", "  same run, quantize --int16x8 (int16 activations)"),

@@ -49,6 +49,7 @@ def _convert(model, calib, **knobs):
     from flower_edge.quantize.convert import convert
 
     report: dict = {}
+    knobs.setdefault("mean_correction", False)  # each test isolates one step unless it asks
     config = QuantizationConfig.int8(bias_correction=False, **knobs)
     return convert(model, config, representative_dataset(calib), report=report), report
 
@@ -144,3 +145,34 @@ def test_refinement_knobs_name_the_variant_and_reject_unknown_values():
     assert [c.variant for c in recipe.configs()] == ["int8-wmse"]
     with pytest.raises(UsageError, match="--weight-scales"):
         QuantizationConfig.int8(weight_scales="percentile")
+
+
+def test_mean_correction_pulls_int8_layer_means_onto_float_and_the_output_closer():
+    from flower_edge.quantize.config import QuantizationConfig
+    from flower_edge.quantize.convert import make_converter
+    from flower_edge.quantize.mean_correction import _biased_ops, channel_means, correct_means
+    from flower_edge.quantize.refine import _model
+
+    model = _grid_model()
+    calib, fresh = _images(2), _images(3)
+    plain, _ = _convert(model, calib, mean_correction=False)
+    reference = bytes(make_converter(model, QuantizationConfig.fp32()).convert())
+    corrected, report = correct_means(plain, reference, calib[:32])
+    assert report["layers"] == 4 and report["max_mean_shift"] > 0
+
+    def worst_shift(int8_bytes):
+        names = [n for _, n in _biased_ops(_model(int8_bytes))]
+        ref_names = [n for _, n in _biased_ops(_model(reference))]
+        got = channel_means(int8_bytes, fresh.astype(np.float32), names)
+        want = channel_means(reference, fresh.astype(np.float32), ref_names)
+        return max(float(np.abs(got[a] - want[b]).max()) for a, b in zip(names, ref_names))
+
+    assert worst_shift(corrected) < 0.7 * worst_shift(plain)  # on images it never saw
+    float_probs = model.predict(fresh.astype(np.float32), verbose=0)
+    _, before = _run(plain, fresh)
+    _, after = _run(corrected, fresh)
+    assert np.abs(after - float_probs).mean() < np.abs(before - float_probs).mean()
+    # the default conversion applies it and says so; the knob names the variant
+    _, default_report = _convert(model, calib, mean_correction=True)
+    assert default_report["mean_correction"]["layers"] == 4
+    assert QuantizationConfig.int8(mean_correction=False).variant == "int8-nomc"

@@ -34,6 +34,8 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
                    "(exact for weights from an 8-bit model) [default: max].")
 @click.option("--activation-ranges", type=click.Choice(["mse", "minmax"]), default=None,
               help="int8 activation ranges: least squared error, or the converter's min/max [default: mse].")
+@click.option("--no-mean-correction", is_flag=True, default=None,
+              help="int8: skip matching each layer's output mean to float (variant named '-nomc').")
 @click.option("--allow-float-fallback", is_flag=True, default=None,
               help="Let ops that cannot be quantized stay float (variant named '-mixed').")
 @click.option("--qat-epochs", type=int, default=None,
@@ -46,7 +48,7 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
               help="A quantize recipe (.toml, see quantize/ in the repo); flags override it.")
 def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_type, calib_samples,
                  calib_data, per_tensor, int16x8, no_bias_correction, weight_scales, activation_ranges,
-                 allow_float_fallback, qat_epochs, debug, keep_float, recipe_path) -> None:
+                 no_mean_correction, allow_float_fallback, qat_epochs, debug, keep_float, recipe_path) -> None:
     """Convert a training run to TFLite bundles and check each against the Keras model.
 
     Writes RUN_DIR/export/<variant>/{model.tflite,labels.txt,manifest.json} and
@@ -76,6 +78,7 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
         per_channel=False if per_tensor else None,
         bias_correction=False if no_bias_correction else None, int16x8=int16x8,
         weight_scales=weight_scales, activation_ranges=activation_ranges,
+        mean_correction=False if no_mean_correction else None,
         allow_float_fallback=allow_float_fallback,
         qat_epochs=qat_epochs, debug=debug,
         keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None)

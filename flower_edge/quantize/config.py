@@ -51,6 +51,9 @@ class QuantizationConfig:
     # output error was mixed (docs/int8-fidelity.md), so opt-in. See quantize/refine.py.
     weight_scales: str = "max"
     activation_ranges: str = "mse"
+    # int8: match each layer's per-channel output mean to float's on calibration images,
+    # layer by layer, in the int8 file itself (quantize/mean_correction.py)
+    mean_correction: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -93,12 +96,12 @@ class QuantizationConfig:
              keep_float: tuple[str, ...] = (), per_channel: bool = True,
              qat: bool = False, bias_correction: bool = True,
              activations16: bool = False, weight_scales: str = "max",
-             activation_ranges: str = "mse") -> QuantizationConfig:
+             activation_ranges: str = "mse", mean_correction: bool = True) -> QuantizationConfig:
         return cls(kind="int8", io=io, output=output, calib_samples=calib_samples,
                    allow_float_fallback=allow_float_fallback, keep_float=tuple(keep_float),
                    per_channel=per_channel, qat=qat, bias_correction=bias_correction,
                    activations16=activations16, weight_scales=weight_scales,
-                   activation_ranges=activation_ranges)
+                   activation_ranges=activation_ranges, mean_correction=mean_correction)
 
     # naming -----------------------------------------------------------------
     @property
@@ -142,6 +145,8 @@ class QuantizationConfig:
             name += f"-w{self.weight_scales}"
         if self.refinable and self.activation_ranges != "mse":
             name += f"-a{self.activation_ranges}"
+        if self.refinable and not self.mean_correction:
+            name += "-nomc"
         if not self.bias_correction and not self.qat and not self.keep_float:
             name += "-nobc"
         if self.allow_float_fallback and not self.keep_float:

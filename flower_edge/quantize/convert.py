@@ -52,12 +52,13 @@ def make_converter(model, config: QuantizationConfig, representative=None):
 
 
 def convert(model, config: QuantizationConfig, representative=None, log_path: Path | None = None,
-            report: dict | None = None) -> bytes:
+            report: dict | None = None, reference=None) -> bytes:
     """Convert; int8 failures name the op that could not be quantized.
 
     Plain int8 runs the converter's calibration and quantizer as two steps, with
     flower-edge's activation ranges and weight scales between them (quantize/refine.py);
-    what each refinement did is added to `report`.
+    what each refinement did is added to `report`. `reference`: the original model when
+    `model` is a bias-corrected copy (mean correction matches the original's outputs).
     """
     converter = make_converter(model, config, representative)
     if log_path:
@@ -66,14 +67,15 @@ def convert(model, config: QuantizationConfig, representative=None, log_path: Pa
     try:
         with quiet(log_path):
             if config.refinable:
-                return _refined_int8(converter, config, representative, report if report is not None else {})
+                return _refined_int8(converter, config, representative, report if report is not None else {},
+                                     model if reference is None else reference)
             return bytes(converter.convert())
     except Exception as exc:  # noqa: BLE001  (the converter raises many types)
         raise conversion_error(config, exc, log_path) from None
 
 
-def _refined_int8(converter, config: QuantizationConfig, representative, report: dict) -> bytes:
-    from flower_edge.quantize import refine
+def _refined_int8(converter, config: QuantizationConfig, representative, report: dict, reference) -> bytes:
+    from flower_edge.quantize import mean_correction, refine
 
     calibrated = refine.calibrated_model(converter)
     if config.activation_ranges == "mse":
@@ -82,6 +84,12 @@ def _refined_int8(converter, config: QuantizationConfig, representative, report:
     quantized = refine.quantize_calibrated(calibrated, converter)
     if config.weight_scales == "mse":
         quantized, report["weight_scales"] = refine.refit_weight_scales(quantized, calibrated)
+    if config.mean_correction:
+        images = [batch[0] for batch in representative()]
+        step = max(1, len(images) // mean_correction.DEFAULT_IMAGES)
+        float_model = bytes(make_converter(reference, QuantizationConfig.fp32()).convert())
+        quantized, report["mean_correction"] = mean_correction.correct_means(
+            quantized, float_model, images[::step][:mean_correction.DEFAULT_IMAGES])
     return quantized
 
 

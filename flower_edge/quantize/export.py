@@ -150,7 +150,7 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
         model, report = correct_weight_bias(ctx.model, ctx.calib, per_channel=config.per_channel,
                                             weight_scales=config.rounding_rule)
         extra = {"bias_correction": report.to_dict()}
-    model_bytes = convert(model, config, rep, ctx.log, extra)
+    model_bytes = convert(model, config, rep, ctx.log, extra, reference=ctx.source)
     check_full_integer(model_bytes, config)
     return model_bytes, extra, None
 

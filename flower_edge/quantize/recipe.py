@@ -33,6 +33,7 @@ class QuantizeRecipe:
     bias_correction: bool = True
     weight_scales: str = "max"  # int8: "max" (the converter's) or "mse" (least rounding error)
     activation_ranges: str = "mse"  # int8: "mse" (least squared error) or "minmax" (the converter's)
+    mean_correction: bool = True  # int8: match per-channel output means to float, layer by layer
     int16x8: bool = False  # also export int16 activations / int8 weights (float I/O)
     allow_float_fallback: bool = False
     dynamic_dense_per_tensor: bool = True
@@ -65,7 +66,7 @@ class QuantizeRecipe:
         base = dict(io=self.io, output=self.output, calib_samples=self.calib_samples,
                     allow_float_fallback=self.allow_float_fallback, per_channel=self.per_channel,
                     bias_correction=self.bias_correction, weight_scales=self.weight_scales,
-                    activation_ranges=self.activation_ranges)
+                    activation_ranges=self.activation_ranges, mean_correction=self.mean_correction)
         return QuantizationConfig.int8(**{**base, **changes})
 
     def configs(self) -> list[QuantizationConfig]:
