@@ -22,7 +22,7 @@ def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int,
         row.load_ms = m.load_s * 1000 if row.load_ms is None else row.load_ms
         row.peak_memory_mb = max(row.peak_memory_mb or 0.0, m.added_mb)
         row.interpreter = m.interpreter
-    row.size_mb = (bundle / MODEL_NAME).stat().st_size / 2**20
+    row.size_mb = (bundle / MODEL_NAME).stat().st_size / 1e6  # decimal MB, as quantize reports
     return row
 
 

@@ -82,7 +82,7 @@ def _keras_row(run: RunDir, model, data: EvalSet, cfg: BenchmarkConfig):
     from flower_edge.explain.occlusion import keras_predict
 
     row = BenchmarkRow(variant=KERAS, kind="keras", path=str(run.model), interpreter="tf_keras",
-                       size_mb=run.model.stat().st_size / 2**20)
+                       size_mb=run.model.stat().st_size / 1e6)  # decimal MB, as quantize reports
     probs = keras_predict(model)(data.at(model_size(model)))
     try:
         for threads in cfg.threads:
@@ -103,7 +103,7 @@ def _tflite_row(bundle: Path, data: EvalSet, cfg: BenchmarkConfig):
     model_file = bundle / "model.tflite"
     row = BenchmarkRow(variant=bundle.name, kind="tflite", path=str(bundle))
     try:
-        row.size_mb = model_file.stat().st_size / 2**20
+        row.size_mb = model_file.stat().st_size / 1e6  # decimal MB, as quantize reports
         predictor = Predictor(bundle)
         row.interpreter = predictor.interpreter_name
         probs = tflite_probabilities(predictor, data.at(bundle_size(predictor.bundle.manifest)))
