@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flower_edge.quantize.refine import WEIGHT_OPS, _model, _to_bytes
+from flower_edge.quantize.refine import _model, _to_bytes, weight_ops
 
 DEFAULT_IMAGES = 64
 
@@ -24,13 +24,8 @@ DEFAULT_IMAGES = 64
 def _biased_ops(model) -> list:
     """(op, output tensor name) of every conv/depthwise/dense op with a bias, in execution order."""
     sg = model.subgraphs[0]
-    found = []
-    for op in sg.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        if (max(code.builtinCode, code.deprecatedBuiltinCode) in WEIGHT_OPS and len(op.inputs) > 2
-                and op.inputs[2] >= 0):
-            found.append((op, sg.tensors[op.outputs[0]].name.decode()))
-    return found
+    return [(op, sg.tensors[op.outputs[0]].name.decode()) for op in weight_ops(model)
+            if len(op.inputs) > 2 and op.inputs[2] >= 0]
 
 
 def channel_means(model_bytes: bytes, images, names: list[str]) -> dict:

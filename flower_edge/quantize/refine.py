@@ -102,6 +102,16 @@ def _to_bytes(model) -> bytes:
     return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
+def weight_ops(model) -> list:
+    """The conv/depthwise/dense ops of a flatbuffer model object (first subgraph), in execution order."""
+    found = []
+    for op in model.subgraphs[0].operators:
+        code = model.operatorCodes[op.opcodeIndex]
+        if max(code.builtinCode, code.deprecatedBuiltinCode) in WEIGHT_OPS and len(op.inputs) >= 2:
+            found.append(op)
+    return found
+
+
 def _shared_buffers(subgraph) -> set[int]:
     seen, shared = set(), set()
     for tensor in subgraph.tensors:
@@ -131,10 +141,7 @@ def refit_weight_scales(quantized: bytes, calibrated: bytes) -> tuple[bytes, dic
     shared = _shared_buffers(sg)
     before = after = 0.0
     layers = 0
-    for op in sg.operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        if max(code.builtinCode, code.deprecatedBuiltinCode) not in WEIGHT_OPS or len(op.inputs) < 2:
-            continue
+    for op in weight_ops(model):
         wt = sg.tensors[op.inputs[1]]
         w = floats.get(wt.name)
         if wt.type != _INT8 or w is None or wt.buffer in shared or tuple(w.shape) != tuple(wt.shape):
