@@ -78,14 +78,13 @@ def _refined_int8(converter, config: QuantizationConfig, representative, report:
     from flower_edge.quantize import mean_correction, refine
 
     calibrated = refine.calibrated_model(converter)
+    images = [batch[0] for batch in representative()]
     if config.activation_ranges == "mse":
-        images = (batch[0] for batch in representative())
         calibrated, report["activation_ranges"] = refine.tune_activation_ranges(calibrated, images)
     quantized = refine.quantize_calibrated(calibrated, converter)
     if config.weight_scales == "mse":
         quantized, report["weight_scales"] = refine.refit_weight_scales(quantized, calibrated)
     if config.mean_correction:
-        images = [batch[0] for batch in representative()]
         step = max(1, len(images) // mean_correction.DEFAULT_IMAGES)
         float_model = bytes(make_converter(reference, QuantizationConfig.fp32()).convert())
         quantized, report["mean_correction"] = mean_correction.correct_means(

@@ -32,13 +32,16 @@ def channel_means(model_bytes: bytes, images, names: list[str]) -> dict:
     """Per-channel mean of each named tensor over `images`, dequantized (float models as they are)."""
     from ai_edge_litert.interpreter import Interpreter
 
+    from flower_edge.runtime.predictor import input_lut
+
     it = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
     it.allocate_tensors()
     inp = it.get_input_details()[0]
+    lut = input_lut(inp["dtype"], *inp["quantization"])  # pixels -> the model's input, as deployed
     details = {d["name"]: d for d in it.get_tensor_details()}
     sums: dict = {name: 0.0 for name in names}
     for image in images:
-        it.set_tensor(inp["index"], _as_input(image, inp))
+        it.set_tensor(inp["index"], lut[np.asarray(image, np.uint8)].reshape(inp["shape"]))
         it.invoke()
         for name in names:
             d = details[name]
@@ -48,16 +51,6 @@ def channel_means(model_bytes: bytes, images, names: list[str]) -> dict:
                 values = (values - zero) * scale
             sums[name] = sums[name] + values.reshape(-1, values.shape[-1]).mean(axis=0)
     return {name: total / max(len(images), 1) for name, total in sums.items()}
-
-
-def _as_input(image, detail) -> np.ndarray:
-    """Pixels (0..255) in the model's input type, quantized by its own scale and zero point."""
-    x = np.asarray(image, np.float64).reshape(detail["shape"])
-    scale, zero = detail["quantization"]
-    if detail["dtype"] == np.float32 or not scale:
-        return x.astype(detail["dtype"])
-    info = np.iinfo(detail["dtype"])
-    return np.clip(np.round(x / scale + zero), info.min, info.max).astype(detail["dtype"])
 
 
 def correct_means(quantized: bytes, reference: bytes, images) -> tuple[bytes, dict]:

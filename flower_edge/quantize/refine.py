@@ -225,7 +225,9 @@ def _histograms(calibrated: bytes, images, limit: int, ranges: dict) -> dict:
 
 
 def best_range(counts: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
-    """The [lo', hi'] (each a shrink of [lo, hi], 0 kept inside) with least uint8 MSE on a histogram."""
+    """The [lo', hi'] (each a shrink of [lo, hi], 0 kept inside) with least int8 MSE on a histogram."""
+    from flower_edge.quantize.bias_correction import fake_quant  # TFLite's activation rounding
+
     lo, hi = min(lo, 0.0), max(hi, 0.0)
     edges = np.linspace(lo, hi, len(counts) + 1)
     x = (edges[:-1] + edges[1:]) / 2
@@ -234,9 +236,7 @@ def best_range(counts: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     for a in ([1.0] if lo == 0 else factors):
         for b in ([1.0] if hi == 0 else factors):
             low, high = lo * a, hi * b
-            step = (high - low) / 255.0
-            zero = np.round(-low / step)
-            err = float((counts * ((np.clip(np.round(x / step) + zero, 0, 255) - zero) * step - x) ** 2).sum())
+            err = float((counts * (fake_quant(x, low, high) - x) ** 2).sum())
             if err < best[0]:
                 best = (err, low, high)
     return best[1], best[2]
