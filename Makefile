@@ -18,7 +18,7 @@ $(TFLRT_STAMP):
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[train,dev]"
+	$(PY) -m pip install --quiet -e ".[train,dev,explain,serve,camera]"
 	touch $(STAMP)
 
 demo: $(STAMP)

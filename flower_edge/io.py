@@ -1,14 +1,14 @@
-"""Atomic file and directory writes: nothing half-written is ever left behind."""
+"""Atomic file writes: nothing half-written is ever left behind (whole folders:
+`guard.atomic_dir`, which also checks that what it replaces is flower-edge's)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
 import os
-import shutil
 import tempfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -37,33 +37,6 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
     """Atomically write `obj` as indented JSON."""
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
-
-
-@contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike, replace: bool = True) -> Iterator[Path]:
-    """Yield a temp directory beside `path`; on success rename it to `path`.
-
-    On any exception the temp directory is removed and `path` is untouched, so a
-    reader never sees a partial bundle.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
-    try:
-        yield tmp
-        if path.exists():
-            if not replace:
-                raise FileExistsError(path)
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:

@@ -51,7 +51,7 @@ class Row:
 def test_split(run: Path, size: int):
     """The run's test images (eval transform, uint8) and labels."""
     from flower_edge.data.splits import DataSplits
-    from flower_edge.data.transforms import load_for_model
+    from flower_edge.runtime.transforms import load_for_model
 
     splits = DataSplits.load(run / "split.json")
     x = np.stack([load_for_model(p, size) for p in splits.test.paths])
@@ -90,9 +90,9 @@ def row(recipe, y, p_float, p_int8, float_mb, int8_mb, seconds) -> Row:
 
 def tutorial(splits, weights: str, size: int, x_test, y_test, out: Path, seed: int) -> Row:
     """The TF transfer-learning + post-training-quantization tutorials, as written."""
-    from flower_edge.data.transforms import load_for_model
     from flower_edge.models import get_spec
     from flower_edge.models.build import backbone_layers, build_model
+    from flower_edge.runtime.transforms import load_for_model
     from flower_edge.tfcompat import keras, tf
 
     start = time.time()

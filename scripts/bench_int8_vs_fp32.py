@@ -60,7 +60,7 @@ def build_bundles(model_name: str, size: int, weights: str, calib: int, out: Pat
 
 def calibration_images(size: int, count: int) -> np.ndarray:
     """Real photos when ../shared has them (realistic int8 ranges), else noise."""
-    from flower_edge.data.transforms import load_for_model
+    from flower_edge.runtime.transforms import load_for_model
 
     paths = sorted(PHOTOS.rglob("*.jpg"))[::7][:count] if PHOTOS.is_dir() else []
     if paths:

@@ -17,7 +17,7 @@ SIZE = 64
 
 
 def _flowers_arrays(root: Path):
-    from flower_edge.data.transforms import load_for_model
+    from flower_edge.runtime.transforms import load_for_model
 
     classes = sorted(p.name for p in root.iterdir() if p.is_dir())
     paths, labels = [], []

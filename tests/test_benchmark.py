@@ -19,6 +19,9 @@ deletion_images = 50
 drift_images = 2
 misclassified_examples = 2
 neighbours = 2
+deletion_methods = ["lime"]
+lime_samples = 60
+lime_segments = 16
 """
 
 
@@ -80,7 +83,10 @@ def test_report_checks_and_pictures(benchmarked):
     assert ("deletion test **FAILED**" in md) == (not deletion["passed"])
     mis = data["misclassification"]
     assert mis["worst_classes"] and mis["errors"] >= len(mis["confused_pairs"])
-    for name in ["pareto.png", *data["gradcam_images"], mis["image"] or "pareto.png"]:
+    assert {m["method"] for m in deletion["methods"]} == {"gradcam", "lime", "random"}
+    assert "Most faithful by the deletion test" in md
+    for name in ["pareto.png", *data["gradcam_images"], mis["image"] or "pareto.png",
+                 mis["explained"] or "pareto.png"]:
         assert (report / name).stat().st_size > 5000, name
     assert len(data["gradcam_images"]) == 2
 

@@ -9,7 +9,8 @@ import pytest
 
 from flower_edge.config import dumps_toml, from_mapping, load_toml, override, to_dict
 from flower_edge.errors import UsageError
-from flower_edge.io import atomic_dir, atomic_write_text
+from flower_edge.guard import atomic_dir
+from flower_edge.io import atomic_write_text
 
 
 @dataclasses.dataclass(frozen=True)
@@ -107,7 +108,7 @@ builtins.__import__ = guard
 
 
 @pytest.mark.parametrize("module", ["flower_edge", "flower_edge.runtime", "flower_edge.cli.main",
-                                    "flower_edge.models", "flower_edge.data.transforms"])
+                                    "flower_edge.models", "flower_edge.runtime.transforms"])
 def test_imports_without_tensorflow(module):
     code = BLOCK_TF + f"import {module}\nassert 'tensorflow' not in sys.modules\nprint('ok')"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

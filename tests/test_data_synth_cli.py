@@ -21,7 +21,7 @@ def test_same_seed_byte_identical_other_seed_differs(tmp_path):
     b = write_synthetic(tmp_path / "b", classes=3, per_class=4, size=32, seed=7)
     c = write_synthetic(tmp_path / "c", classes=3, per_class=4, size=32, seed=8)
     fa, fb, fc = _files(a), _files(b), _files(c)
-    assert len(fa) == 3 * 4 + 1 and fa == fb
+    assert len(fa) == 3 * 4 + 2 and fa == fb  # PNGs, synthetic.json and the .flower-edge marker
     assert [k for k in fa if fa[k] != fc.get(k)]  # images differ (the marker records the seed too)
 
 
@@ -96,7 +96,7 @@ def test_cli_inspect_flowers5_reports_5_by_100(invoke, flowers5):
 
 def test_cli_bad_synth_args(invoke, tmp_path):
     assert_clean_error(invoke("data", "synth", tmp_path / "s", "--classes", 1), code=2,
-                       contains="--classes must be 2..100")
+                       contains="'--classes': 1 is not in the range 2<=x<=100")
     assert not (tmp_path / "s").exists()
 
 

@@ -26,7 +26,7 @@ def small_demo(tmp_path_factory):
         train=dataclasses.replace(DEMO.train, head_epochs=2),
         quantize=QuantizeRecipe(variants=("fp32", "dynamic"), calib_samples=16, val_samples=16),
         benchmark=BenchmarkConfig(threads=(1,), runs=2, warmup=1, gradcam_images=2, deletion_images=6,
-                                  drift_images=1, misclassified_examples=2))
+                                  drift_images=1, misclassified_examples=2, lime_samples=40))
     out = tmp_path_factory.mktemp("demo")
     lines = []
     result = run_demo(str(out), cfg=cfg, data={"classes": 3, "per_class": 14, "size": 64},

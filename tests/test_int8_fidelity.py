@@ -41,8 +41,8 @@ def _reported(run: Path, variant: str) -> dict:
 
 
 def test_reported_int8_agreement_equals_independent_measurement(quantized_run):
-    from flower_edge.data.transforms import load_for_model
     from flower_edge.runtime.predictor import Predictor
+    from flower_edge.runtime.transforms import load_for_model
 
     run = Path(quantized_run.path)
     val = _val_split(run)

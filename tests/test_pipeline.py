@@ -34,6 +34,7 @@ gradcam_images = 2
 deletion_images = 8
 drift_images = 1
 misclassified_examples = 2
+lime_samples = 40
 """
 
 STAGES = ("train", "quantize", "benchmark", "report")

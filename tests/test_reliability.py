@@ -67,7 +67,8 @@ def _folder_data(env: Env, counts: dict[str, int]) -> Path:
     root = env.tmp / "flowers"
     for cls, n in counts.items():
         (root / cls).mkdir(parents=True)
-        for src in sorted((env.data / min(os.listdir(env.data))).glob("*.png"))[:n]:
+        first_class = min(p.name for p in env.data.iterdir() if p.is_dir())
+        for src in sorted((env.data / first_class).glob("*.png"))[:n]:
             shutil.copyfile(src, root / cls / src.name)
     return root
 
@@ -123,7 +124,7 @@ def _moved_data(env: Env) -> list:
 CASES = [
     Case("unknown model", lambda e: _train(e, model="resnet9000"), 2, "resnet9000"),
     Case("image size below the model's minimum", lambda e: _train(e, image_size=4), 2, "minimum"),
-    Case("batch size 0", lambda e: _train(e, batch_size=0), 2, "batch size"),
+    Case("batch size 0", lambda e: _train(e, batch_size=0), 2, "--batch-size"),
     Case("unknown recipe key", lambda e: _train(e, "--config", _recipe(e, "[train]\nepochz = 3\n")), 2, "train.epochz"),
     Case("recipe value of the wrong type",
          lambda e: _train(e, "--config", _recipe(e, '[train]\nhead_epochs = "three"\n')), 2, "train.head_epochs"),

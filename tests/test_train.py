@@ -121,7 +121,7 @@ def test_resume_refuses_other_flags(baseline_run, invoke):
     (["--model", "resnet_9000"], "unknown model 'resnet_9000'"),
     (["--model", "inception_v3", "--image-size", "64"], "below inception_v3's minimum of 75"),
     (["--model", "mobilenet_v2", "--weights", "no/such/file.h5"], "weights file not found"),
-    (["--batch-size", "0"], "batch size"),
+    (["--batch-size", "0"], "'--batch-size': 0 is not in the range x>=1"),
     (["--model", "baseline_cnn", "--weights", "imagenet"], "no pretrained weights"),
 ])
 def test_bad_flags_give_one_line(invoke, flowers5, tmp_path, args, contains):

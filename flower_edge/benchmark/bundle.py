@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flower_edge.benchmark.rows import BenchmarkRow, LatencyStat
+from flower_edge.runtime.throughput import images_table  # noqa: F401  (the CLI renders with it)
 
 
 def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int, warmup: int) -> BenchmarkRow:
@@ -24,6 +25,17 @@ def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int,
         row.interpreter = m.interpreter
     row.size_mb = (bundle / MODEL_NAME).stat().st_size / 1e6  # decimal MB, as quantize reports
     return row
+
+
+def bench_images(bundle: str | os.PathLike, images: str | os.PathLike, threads: tuple[int, ...],
+                 workers: int | None = None, max_images: int = 0) -> list:
+    """Decode + preprocess vs inference per image and end-to-end images/s, per thread count."""
+    from flower_edge.runtime.files import expand_inputs
+    from flower_edge.runtime.throughput import time_images
+
+    paths = expand_inputs([images])
+    paths = paths[:max_images] if max_images else paths
+    return [time_images(bundle, paths, t, workers) for t in threads]
 
 
 def latency_table(rows: list[BenchmarkRow], threads: tuple[int, ...]) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from flower_edge.benchmark.rows import BenchmarkReport
-from flower_edge.io import atomic_dir
+from flower_edge.guard import atomic_dir
 from flower_edge.progress import progress
 
 
@@ -23,11 +23,27 @@ def run_checks(run, model, data, report: BenchmarkReport, cfg) -> None:
     predict = keras_predict(model)
     probs = predict(images)
     report.gradcam_images = _overlays(loaded, images, data, probs, run.report / "gradcam", cfg.gradcam_images)
-    report.deletion = _deletion(loaded, images, cfg)
+    lime_ok = _lime_available(report, cfg)
+    report.deletion = _deletion(loaded, images, cfg, predict, lime_ok)
     if report.deletion.note:
         report.notes.append(f"deletion test: {report.deletion.note}")
     _drift(report, predict, images, probs, data, cfg)
-    report.misclassification = analyse(loaded, data, probs, run.report / "misclassified.png", cfg)
+    report.misclassification = analyse(loaded, data, probs, run.report / "misclassified.png", cfg,
+                                       predict if lime_ok else None)
+
+
+def _lime_available(report: BenchmarkReport, cfg) -> bool:
+    """LIME runs when its package is installed; otherwise the report says how to get it."""
+    from flower_edge.errors import FlowerEdgeError
+    from flower_edge.explain.lime import import_lime
+
+    try:
+        import_lime()
+        return True
+    except FlowerEdgeError as err:
+        if "lime" in cfg.deletion_methods or cfg.misclassified_examples:
+            report.notes.append(f"LIME skipped: {err}")
+        return False
 
 
 def spread_over_classes(labels, count: int) -> list[int]:
@@ -51,7 +67,7 @@ def _overlays(loaded, images, data, probs, out: Path, count: int) -> list[str]:
         return []
     cams = gradcam(loaded.model, images[picks], loaded.spec.gradcam_layer)
     names = []
-    with atomic_dir(out) as tmp:
+    with atomic_dir(out, kind="gradcam", what="Grad-CAM folder") as tmp:
         for cam, i in zip(cams, picks):
             truth, pred = data.classes[data.labels[i]], data.classes[int(probs[i].argmax())]
             name = f"{i:02d}_{Path(data.paths[i]).stem}.png"
@@ -61,14 +77,22 @@ def _overlays(loaded, images, data, probs, out: Path, count: int) -> list[str]:
     return names
 
 
-def _deletion(loaded, images, cfg, batch: int = 32):
+def _deletion(loaded, images, cfg, predict, lime_ok: bool, batch: int = 32):
+    """Grad-CAM, the other maps of cfg.deletion_methods and random, on the same images."""
     from flower_edge.explain.deletion import deletion_test
     from flower_edge.explain.gradcam import gradcam, keras_scores
+    from flower_edge.explain.maps import prediction_maps
+    from flower_edge.explain.settings import LimeSettings
 
     chosen = images[:min(cfg.deletion_images, len(images))]
     cams = np.concatenate([gradcam(loaded.model, chosen[i:i + batch], loaded.spec.gradcam_layer)
                            for i in range(0, len(chosen), batch)])
-    return deletion_test(keras_scores(loaded.model), chosen, cams, cfg.deletion_fraction, cfg.seed)
+    score = keras_scores(loaded.model)
+    classes = score(chosen).argmax(axis=1) if len(chosen) else np.zeros(0, int)
+    settings = LimeSettings(cfg.lime_samples, cfg.lime_segments, cfg.seed)
+    others = {m: prediction_maps(m, predict, chosen, classes, settings, f"deletion test: {m}")
+              for m in cfg.deletion_methods if lime_ok or m != "lime"}
+    return deletion_test(score, chosen, cams, cfg.deletion_fraction, cfg.seed, others=others)
 
 
 def _drift(report: BenchmarkReport, predict, images, probs, data, cfg) -> None:

@@ -5,6 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flower_edge.errors import UsageError
+from flower_edge.explain.settings import DEFAULT_SEGMENTS
+
+DELETION_METHODS = ("lime", "occlusion")
+BENCHMARK_LIME_SAMPLES = 500
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,14 @@ class BenchmarkConfig:
     gradcam_images: int = 8  # K overlays in report/gradcam/
     deletion_images: int = 50  # images in the Grad-CAM deletion test (at least 50 to count)
     deletion_fraction: float = 0.2  # share of pixels blurred
+    # Maps scored in the deletion test beside Grad-CAM and random, on the same images.
+    # LIME costs lime_samples forward passes per image: [] keeps the test to Grad-CAM.
+    deletion_methods: tuple[str, ...] = DELETION_METHODS
+    # LIME in the deletion test and beside misclassified images. A quarter of `explain`'s
+    # 2000: the deletion score is a mean over 50 images, so one image's seed noise matters
+    # less than 50 x 2000 forward passes (10-20 min at 224 px on 2 cores) would cost.
+    lime_samples: int = BENCHMARK_LIME_SAMPLES
+    lime_segments: int = DEFAULT_SEGMENTS
     drift_images: int = 8  # K images for occlusion drift per TFLite variant
     misclassified_examples: int = 4  # rows in misclassified.png
     neighbours: int = 3  # nearest training images shown per misclassified image
@@ -35,6 +47,12 @@ class BenchmarkConfig:
             raise UsageError(f"--max-images must be >= 0 (0 = whole split), got {self.max_images}")
         if not 0.0 < self.deletion_fraction < 1.0:
             raise UsageError(f"deletion_fraction must be between 0 and 1, got {self.deletion_fraction}")
+        unknown = [m for m in self.deletion_methods if m not in DELETION_METHODS]
+        if unknown:
+            raise UsageError(f"deletion_methods: unknown '{unknown[0]}' (choose from {', '.join(DELETION_METHODS)})")
+        if self.lime_samples < 20 or self.lime_segments < 4:
+            raise UsageError(f"lime_samples must be >= 20 and lime_segments >= 4, got {self.lime_samples} "
+                             f"and {self.lime_segments}")
         for name in ("gradcam_images", "deletion_images", "drift_images",
                      "misclassified_examples", "neighbours"):
             if getattr(self, name) < 0:

@@ -1,5 +1,6 @@
-"""Misclassification analysis: worst classes, most-confused pairs, and the nearest
-training images (by penultimate-layer embedding) of a few misclassified images."""
+"""Misclassification analysis: worst classes, most-confused pairs, the nearest
+training images (by penultimate-layer embedding) of a few misclassified images, and
+Grad-CAM beside LIME for the same images (what made the model pick the wrong class)."""
 
 from __future__ import annotations
 
@@ -47,19 +48,48 @@ def embed(model, images: np.ndarray, batch: int = 64) -> np.ndarray:
                            for i in range(0, len(images), batch)])
 
 
-def analyse(loaded, data, probs: np.ndarray, png: Path, cfg) -> Misclassification:
-    """The analysis as data; writes `png` when there are misclassified images."""
+def analyse(loaded, data, probs: np.ndarray, png: Path, cfg, predict=None) -> Misclassification:
+    """The analysis as data; writes `png` (neighbours) and, given `predict` (uint8 images ->
+    probabilities, for LIME), `<png>_explained.png` when there are misclassified images."""
     pred = probs.argmax(axis=1)
     worst, pairs = worst_and_confused(data.labels, pred, data.classes)
     wrong = np.flatnonzero(pred != data.labels)
     result = Misclassification(worst_classes=worst, confused_pairs=pairs, errors=len(wrong))
     count = min(cfg.misclassified_examples, len(wrong))
-    if count == 0 or cfg.neighbours == 0:
+    if count == 0:
         return result
     wrong = wrong[np.argsort(-probs[wrong].max(axis=1))][:count]  # confident mistakes first
-    _neighbour_png(loaded, data, probs, wrong, png, cfg)
-    result.image = png.name
+    if cfg.neighbours > 0:
+        _neighbour_png(loaded, data, probs, wrong, png, cfg)
+        result.image = png.name
+    if predict is not None:
+        explained = png.with_name(f"{png.stem}_explained.png")
+        _explained_png(loaded, data, probs, wrong, explained, predict, cfg)
+        result.explained = explained.name
     return result
+
+
+def _explained_png(loaded, data, probs, wrong, png: Path, predict, cfg) -> None:
+    """Per misclassified image: Grad-CAM and LIME for the class it wrongly predicted."""
+    from flower_edge.explain.gradcam import gradcam
+    from flower_edge.explain.lime import for_display, lime
+    from flower_edge.explain.render import outline, overlay, save_grid
+    from flower_edge.progress import bar
+
+    images = data.at(loaded.size)[wrong]
+    guesses = probs[wrong].argmax(axis=1)
+    cams = gradcam(loaded.model, images, loaded.spec.gradcam_layer, guesses)
+    rows = []
+    with bar(len(wrong) * cfg.lime_samples, "LIME on misclassified images") as progress:
+        for i, img, cam, guess in zip(wrong, images, cams, guesses):
+            found = lime(predict, img, int(guess), cfg.lime_samples, cfg.lime_segments, cfg.seed,
+                         on_batch=progress.update)
+            truth, name = data.classes[data.labels[i]], data.classes[int(guess)]
+            rows.append([(f"true {truth}\npred {name} ({probs[i].max():.2f})", img),
+                         (f"Grad-CAM: {name}", overlay(img, cam)),
+                         (f"LIME: {name}", overlay(img, for_display(found))),
+                         ("LIME top superpixels", outline(img, found.mask()))])
+    save_grid(png, rows, "Misclassified test images: Grad-CAM and LIME for the predicted class")
 
 
 def _neighbour_png(loaded, data, probs, wrong, png: Path, cfg) -> None:

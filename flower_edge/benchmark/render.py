@@ -65,7 +65,18 @@ def _deletion_lines(report: BenchmarkReport) -> list[str]:
     return [(f"- Grad-CAM deletion test **{verdict}**: blurring the top {d.fraction:.0%} Grad-CAM pixels "
              f"drops the class score (logit) by {d.gradcam_drop:.3f} on average vs {d.random_drop:.3f} for "
              f"random regions of the same shape (ratio {ratio}; Grad-CAM wins on {d.wins:.0%} of "
-             f"{d.images} images).")]
+             f"{d.images} images).")] + _methods_table(d)
+
+
+def _methods_table(d) -> list[str]:
+    """The other maps scored on the same images (LIME, occlusion), most faithful first."""
+    from dataclasses import asdict
+
+    from flower_edge.explain.tables import deletion_table
+
+    if len(d.methods) <= 2:  # Grad-CAM and random only: the sentence above says it all
+        return []
+    return ["", *deletion_table(asdict(d)), ""]
 
 
 def _misclass_lines(report: BenchmarkReport) -> list[str]:
@@ -77,6 +88,9 @@ def _misclass_lines(report: BenchmarkReport) -> list[str]:
     lines = [f"- Float model errors: {m.errors}. Worst classes: {worst}. Most confused: {pairs}."]
     if m.image:
         lines.append(f"- Nearest training images of misclassified ones: [{m.image}]({m.image})")
+    if m.explained:
+        lines.append(f"- Grad-CAM beside LIME for the predicted class of misclassified ones: "
+                     f"[{m.explained}]({m.explained})")
     return lines
 
 

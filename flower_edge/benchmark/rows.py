@@ -1,12 +1,15 @@
 """Benchmark results as data: one row per model variant, plus the explanation checks.
 
 Rendering (Markdown, PNG) lives in `render.py`; these are plain dataclasses that
-round-trip through JSON.
+round-trip through JSON. The deletion test's result is the explain stage's own
+(`explain/deletion.py`): benchmark depends on explain, never the reverse.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+
+from flower_edge.explain.deletion import DeletionResult
 
 
 @dataclass
@@ -44,20 +47,6 @@ class BenchmarkRow:
 
 
 @dataclass
-class DeletionResult:
-    """Grad-CAM deletion test: blur the top-ranked pixels vs random ones."""
-
-    images: int
-    fraction: float
-    gradcam_drop: float  # mean drop of the class score (logit)
-    random_drop: float
-    ratio: float | None  # gradcam_drop / random_drop (None when random_drop <= 0)
-    wins: float  # share of images where Grad-CAM's drop beats random's
-    passed: bool
-    note: str = ""
-
-
-@dataclass
 class Misclassification:
     """Where the float model goes wrong on the split."""
 
@@ -65,6 +54,7 @@ class Misclassification:
     confused_pairs: list[tuple[str, str, int]]  # (true, predicted, count)
     errors: int
     image: str | None = None  # misclassified.png, relative to report/
+    explained: str | None = None  # misclassified_explained.png: Grad-CAM beside LIME
 
 
 @dataclass

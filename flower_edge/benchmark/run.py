@@ -20,6 +20,7 @@ from flower_edge.benchmark.keras_latency import MEMORY_METHOD, measure_keras
 from flower_edge.benchmark.rows import BenchmarkReport, BenchmarkRow, LatencyStat
 from flower_edge.data.pipeline import eval_images
 from flower_edge.errors import FlowerEdgeError, one_line
+from flower_edge.guard import adding_to
 from flower_edge.progress import progress
 from flower_edge.rundir import RunDir
 
@@ -43,10 +44,15 @@ class EvalSet:
 
 def benchmark_run(run_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None) -> BenchmarkReport:
     """Benchmark the Keras model and every bundle in RUN_DIR/export; write report/."""
-    from flower_edge.models.build import load_keras_model
-
     cfg = cfg or BenchmarkConfig()
     run = RunDir(Path(run_dir)).require_model()
+    with adding_to(run.report, "report", "report folder", inside_run=run.path):  # before the slow part
+        return _benchmark(run, cfg)
+
+
+def _benchmark(run: RunDir, cfg: BenchmarkConfig) -> BenchmarkReport:
+    from flower_edge.models.build import load_keras_model
+
     paths, labels, classes = split_subset(run, cfg.split, cfg.max_images, cfg.seed)
     model = load_keras_model(run.model)
     data = EvalSet(paths, labels, classes, {})

@@ -28,13 +28,19 @@ def _config(recipe, **flags):
 @click.option("--config", "recipe", type=click.Path(path_type=Path), help="A recipe, e.g. benchmark/default.toml.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split to score on [test].")
 @click.option("--threads", help="Comma-separated thread counts to time [1,2,4].")
-@click.option("--runs", type=int, help="Timed batch-1 runs per thread count [50].")
-@click.option("--warmup", type=int, help="Untimed runs before timing [5].")
-@click.option("--max-images", type=int, help="Score on at most N images of the split (0 = all).")
+@click.option("--runs", type=click.IntRange(min=1), help="Timed batch-1 runs per thread count [50].")
+@click.option("--warmup", type=click.IntRange(min=0), help="Untimed runs before timing [5].")
+@click.option("--max-images", type=click.IntRange(min=0), help="Score on at most N images of the split (0 = all).")
 @click.option("--explain/--no-explain", default=None,
               help="Grad-CAM overlays, deletion test, drift and misclassifications [on].")
+@click.option("--images", type=click.Path(path_type=Path), metavar="DIR",
+              help="With --bundle: also time decode + preprocess vs inference per image, and "
+                   "end-to-end images/s, on these photos (at most --max-images of them).")
+@click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
+              help="With --images: decode threads for the end-to-end pass [cores - 1, at most 4].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_images, explain, as_json) -> None:
+def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_images, explain, images,
+                  workers, as_json) -> None:
     """Size, latency, memory and accuracy of a run's Keras model and every exported variant.
 
     Writes RUN_DIR/report/benchmark.json, benchmark.md (one table), pareto.png,
@@ -45,18 +51,27 @@ def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_ima
       flower-edge benchmark artifacts/mnv2 --threads 1,2,4 --runs 50
       flower-edge benchmark artifacts/mnv2 --max-images 200 --no-explain
       flower-edge benchmark --bundle artifacts/mnv2/export/int8 --threads 1,4
+      flower-edge benchmark --bundle artifacts/mnv2/export/int8 --images photos/ --threads 4
     """
     cfg = _config(recipe, split=split, threads=threads, runs=runs, warmup=warmup,
                   max_images=max_images, explain=explain)
     if bundle is not None:
         if run_dir is not None:
             raise UsageError("pass either RUN_DIR or --bundle, not both")
-        from flower_edge.benchmark.bundle import bench_bundle, latency_table
+        from flower_edge.benchmark.bundle import bench_bundle, bench_images, images_table, latency_table
 
         row = bench_bundle(bundle, cfg.threads, cfg.runs, cfg.warmup)
-        click.echo(json.dumps(row.__dict__, default=lambda o: o.__dict__, indent=2) if as_json
-                   else latency_table([row], cfg.threads))
+        timings = bench_images(bundle, images, cfg.threads, workers, cfg.max_images) if images else None
+        if as_json:
+            out = {**row.__dict__, **({"images": [t.to_dict() for t in timings]} if timings else {})}
+            click.echo(json.dumps(out, default=lambda o: o.__dict__, indent=2))
+        else:
+            click.echo(latency_table([row], cfg.threads))
+            if timings:
+                click.echo(f"\n{images_table(timings)}")
         return
+    if images is not None:
+        raise UsageError("--images times a bundle on photos: pass it with --bundle BUNDLE")
     if run_dir is None:
         raise UsageError("pass a RUN_DIR written by 'flower-edge train' (or --bundle BUNDLE for latency only)")
     from flower_edge.benchmark.render import table
@@ -73,6 +88,12 @@ def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_ima
         d = report.deletion
         click.echo(f"Grad-CAM deletion test {'PASSED' if d.passed else 'FAILED'}: drop {d.gradcam_drop:.4f} "
                    f"vs random {d.random_drop:.4f} over {d.images} images")
+        if len(d.methods) > 2:
+            from dataclasses import asdict
+
+            from flower_edge.explain.tables import verdict
+
+            click.echo(verdict(asdict(d)).replace("**", ""))
     click.echo(f"report: {Path(report.run) / 'report' / 'benchmark.md'}")
 
 

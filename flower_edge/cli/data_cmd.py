@@ -21,10 +21,11 @@ def data_cmd() -> None:
 
 @data_cmd.command("synth")
 @click.argument("dest", type=click.Path(file_okay=False))
-@click.option("--classes", default=5, show_default=True, help="Number of flower classes (2-100).")
-@click.option("--per-class", default=60, show_default=True, help="Images per class.")
-@click.option("--size", default=128, show_default=True, help="Image side in px.")
-@click.option("--seed", default=0, show_default=True, help="Same seed, byte-identical images.")
+@click.option("--classes", default=5, show_default=True, type=click.IntRange(2, 100), help="Number of flower classes (2-100).")
+@click.option("--per-class", default=60, show_default=True, type=click.IntRange(min=1), help="Images per class.")
+@click.option("--size", default=128, show_default=True, type=click.IntRange(16, 1024), help="Image side in px.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Same seed, byte-identical images.")
 def synth_cmd(dest, classes, per_class, size, seed) -> None:
     """Draw a synthetic flower dataset, one folder per class (PNG).
 
@@ -64,7 +65,8 @@ def fetch_cmd(dataset, dest, base_url) -> None:
 @click.argument("data", type=click.Path())
 @click.option("--source", type=click.Choice(SOURCE_CHOICES), default=None,
               help="Dataset layout (default: detected from the folder).")
-@click.option("--seed", default=0, show_default=True, help="Split seed for folder datasets.")
+@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Split seed for folder datasets.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 def inspect_cmd(data, source, seed, as_json) -> None:
     """Show source, classes, split counts, image sizes and unreadable files.

@@ -6,20 +6,26 @@ from pathlib import Path
 
 import click
 
-METHODS = ("gradcam", "saliency", "activation-max", "occlusion")
+from flower_edge.explain.settings import DEFAULT_SAMPLES, DEFAULT_SEGMENTS, LimeSettings
+
+METHODS = ("gradcam", "saliency", "activation-max", "occlusion", "lime")
 
 
 @click.command("explain")
 @click.argument("run_dir", type=click.Path(path_type=Path))
 @click.argument("images", nargs=-1, type=click.Path(path_type=Path))
 @click.option("--method", type=click.Choice(METHODS), default="gradcam", show_default=True,
-              help="gradcam, saliency (|d score/d input|), activation-max (gradient ascent) or "
-                   "occlusion (no gradients; works on --bundle).")
+              help="gradcam, saliency (|d score/d input|), activation-max (gradient ascent), "
+                   "occlusion or lime (LIME superpixels; both need no gradients and work on --bundle).")
 @click.option("--class", "class_value", help="Class index or label to explain [each image's top class].")
 @click.option("--out", type=click.Path(path_type=Path), help="Output folder [RUN_DIR/report/explain/METHOD].")
 @click.option("--bundle", help="Explain a TFLite variant of the run (e.g. int8) or a bundle folder; "
-                               "occlusion only.")
-def explain_cmd(run_dir, images, method, class_value, out, bundle) -> None:
+                               "occlusion and lime only.")
+@click.option("--lime-samples", type=click.IntRange(50, 100_000), default=DEFAULT_SAMPLES, show_default=True,
+              help="LIME: perturbed copies per image (one forward pass each).")
+@click.option("--lime-segments", type=click.IntRange(4, 1000), default=DEFAULT_SEGMENTS, show_default=True,
+              help="LIME: SLIC superpixels to ask for.")
+def explain_cmd(run_dir, images, method, class_value, out, bundle, lime_samples, lime_segments) -> None:
     """Explain what a run's model looks at in IMAGE(s), as PNG pictures.
 
     \b
@@ -28,11 +34,24 @@ def explain_cmd(run_dir, images, method, class_value, out, bundle) -> None:
       flower-edge explain artifacts/mnv2 rose.jpg --method saliency --class rose
       flower-edge explain artifacts/mnv2 --method activation-max --class 3
       flower-edge explain artifacts/mnv2 rose.jpg --method occlusion --bundle int8
+      flower-edge explain artifacts/mnv2 rose.jpg --method lime --bundle int8
     """
     from flower_edge.explain.run import explain
 
-    for path in explain(run_dir, [str(p) for p in images], method, class_value, out, bundle):
-        click.echo(path)
+    settings = LimeSettings(samples=lime_samples, segments=lime_segments)
+    with _guarded(out):
+        for path in explain(run_dir, [str(p) for p in images], method, class_value, out, bundle, settings):
+            click.echo(path)
+
+
+def _guarded(out):
+    """--out must be new, empty or an earlier explain output (files are never overwritten
+    in a folder flower-edge did not make); the default lies inside the run."""
+    import contextlib
+
+    from flower_edge.guard import adding_to
+
+    return adding_to(out, "explain", "--out") if out is not None else contextlib.nullcontext()
 
 
 COMMANDS = [explain_cmd]

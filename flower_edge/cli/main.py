@@ -29,6 +29,12 @@ class FlowerEdgeGroup(click.Group):
             return super().invoke(ctx)
         try:
             return super().invoke(ctx)
+        except click.UsageError as exc:
+            if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as click shows it
+                raise
+            # A bad flag value (e.g. IntRange) is one line too, exit 2, like every other error.
+            where = f" (see '{exc.ctx.command_path} --help')" if exc.ctx is not None else ""
+            _fail(exc.format_message() + where, 2)
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort, SystemExit):
             raise
         except FlowerEdgeError as exc:
@@ -72,13 +78,15 @@ def _register() -> None:
         data_cmd,
         demo_cmd,
         explain_cmd,
+        live_cmd,
         predict_cmd,
         quantize_cmd,
+        serve_cmd,
         train_cmd,
     )
 
     for module in (data_cmd, train_cmd, quantize_cmd, benchmark_cmd, explain_cmd, predict_cmd,
-                   demo_cmd):
+                   live_cmd, serve_cmd, demo_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -16,9 +16,15 @@ from flower_edge.errors import DataError
 @click.option("--top-k", "-k", default=5, show_default=True, type=click.IntRange(min=1),
               help="How many classes to show per image.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON (one object) instead of a table.")
-@click.option("--threads", type=int, default=None, metavar="N",
+@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
               help="Interpreter threads (default: the interpreter's choice; a Pi 4/5 has 4 cores).")
-def predict_cmd(inputs, bundle, top_k, as_json, threads) -> None:
+@click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
+              help="Threads decoding the next photos while the model runs (0 = none; "
+                   "default: cores - 1, at most 4, so 3 on a Pi 4/5).")
+@click.option("--full-decode", is_flag=True,
+              help="Decode every pixel of large JPEGs (default: libjpeg decodes them at 1/2-1/8 "
+                   "scale, still >= 2x the model's input; ~4x faster on 12 MP photos).")
+def predict_cmd(inputs, bundle, top_k, as_json, threads, workers, full_decode) -> None:
     """Classify images (files or folders) with a TFLite bundle. Needs no TensorFlow.
 
     Unreadable images are reported on stderr (and under "errors" in --json)
@@ -27,7 +33,7 @@ def predict_cmd(inputs, bundle, top_k, as_json, threads) -> None:
     \b
     Example:
       flower-edge predict photo.jpg --model artifacts/mnv2/export/int8
-      flower-edge predict photos/ --model bundle/ --top-k 3 --json --threads 4
+      flower-edge predict photos/ --model bundle/ --top-k 3 --json --workers 3
     """
     from flower_edge.progress import progress
     from flower_edge.runtime.files import expand_inputs, predict_files
@@ -36,15 +42,14 @@ def predict_cmd(inputs, bundle, top_k, as_json, threads) -> None:
 
     check_threads(threads)
     paths = expand_inputs(inputs)
-    predictor = Predictor(bundle, threads=threads)
-    if len(paths) == 1:  # one image: its error is the command's error
-        predictor.predict(paths[0], top_k=1)
-    results = predict_files(predictor, paths, top_k)
+    predictor = Predictor(bundle, threads=threads, **({"draft": None} if full_decode else {}))
+    # One image: no decode threads (nothing to overlap); its error is the command's error.
+    results = predict_files(predictor, paths, top_k, 0 if len(paths) == 1 else workers)
     if len(paths) > 20 and not as_json:
         results = progress(results, "predicting", length=len(paths))
     rows = []
     for row in results:
-        if row.error:
+        if row.error and len(paths) > 1:  # a single image's error is the command's error
             click.echo(f"warning: skipped {row.error}", err=True)
         rows.append(row)
     failed = [r for r in rows if r.error]

@@ -20,7 +20,7 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
               help="int8 input type [default: uint8, camera pixels go straight in].")
 @click.option("--output", "output_type", type=click.Choice(["float32", "uint8", "int8"]), default=None,
               help="int8 output type [default: float32, ready-to-use probabilities].")
-@click.option("--calib-samples", type=int, default=None,
+@click.option("--calib-samples", type=click.IntRange(min=1), default=None,
               help="Training images to calibrate int8 on, stratified by class [default: 300].")
 @click.option("--calib-data", type=click.Path(), default=None,
               help="Dataset folder, if it moved since training (re-roots split.json).")
@@ -38,7 +38,7 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
               help="int8: skip matching each layer's output mean to float (variant named '-nomc').")
 @click.option("--allow-float-fallback", is_flag=True, default=None,
               help="Let ops that cannot be quantized stay float (variant named '-mixed').")
-@click.option("--qat-epochs", type=int, default=None,
+@click.option("--qat-epochs", type=click.IntRange(min=0), default=None,
               help="Also export int8-qat: quantization-aware fine-tuning for N epochs.")
 @click.option("--debug", is_flag=True, default=None,
               help="Run the quantization debugger; per-layer report in export/debug/.")

@@ -15,9 +15,12 @@ def _layers(value):
     if value is None or value in ("all", "spec"):
         return value
     try:
-        return int(value)
+        layers = int(value)
     except ValueError:
         raise click.BadParameter("must be a number of layers, 'all' or 'spec'") from None
+    if layers < 0:
+        raise click.BadParameter(f"{layers} is not a number of layers (0 or more), 'all' or 'spec'")
+    return layers
 
 
 @click.command("train")
@@ -26,16 +29,16 @@ def _layers(value):
 @click.option("--source", type=click.Choice(["folder", "oxford102", "synthetic"]), help="Dataset layout (default: detect).")
 @click.option("--model", help="Backbone, e.g. mobilenet_v2, inception_v3, baseline_cnn.")
 @click.option("--weights", help="imagenet, none, or a notop .h5 of the backbone.")
-@click.option("--image-size", type=int, help="Input size in px (default: the model's).")
-@click.option("--epochs", type=int, help="Phase 1 epochs (head on a frozen backbone).")
-@click.option("--finetune-epochs", type=int, help="Phase 2 epochs (top layers unfrozen).")
+@click.option("--image-size", type=click.IntRange(min=1), help="Input size in px (default: the model's).")
+@click.option("--epochs", type=click.IntRange(min=0), help="Phase 1 epochs (head on a frozen backbone).")
+@click.option("--finetune-epochs", type=click.IntRange(min=0), help="Phase 2 epochs (top layers unfrozen).")
 @click.option("--finetune-layers", callback=lambda c, p, v: _layers(v), help="Layers to unfreeze in phase 2: N or all.")
-@click.option("--batch-size", type=int, help="Batch size.")
-@click.option("--lr", type=float, help="Phase 1 learning rate.")
+@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
+@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Phase 1 learning rate.")
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "rmsprop"]))
 @click.option("--schedule", type=click.Choice(["constant", "cosine", "triangular", "triangular2", "exp_range", "plateau"]))
-@click.option("--label-smoothing", type=float)
-@click.option("--seed", type=int, help="Split and training seed.")
+@click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--seed", type=click.IntRange(min=0), help="Split and training seed.")
 @click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]))
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]))
 @click.option("--jit/--no-jit", default=None, help="Compile train steps with XLA.")
@@ -73,8 +76,20 @@ def train_cmd(recipe, out, run_name, resume, force, lr_find, **flags) -> None:
             result = lr_find_run(cfg, out, run_name, force)
             click.echo(f"suggested lr: {result['suggested_lr']:.3g} (plot: {result['plot']})")
             return
-        run = trainer.start_run(cfg, out, run_name, force)
+        run = _start(cfg, out, run_name, force)
     click.echo(str(run.path))
+
+
+def _start(cfg, out, run_name, force):
+    """One training run, or this process's part of a multi-worker job (TF_CONFIG)."""
+    from flower_edge.train import trainer
+    from flower_edge.train.cluster import cluster_size
+
+    if cfg.train.strategy == "multiworker" and cluster_size() > 1:
+        from flower_edge.train.multiworker import start_worker
+
+        return start_worker(cfg, out, run_name, force)
+    return trainer.start_run(cfg, out, run_name, force)
 
 
 def _config(recipe, flags):

@@ -1,8 +1,9 @@
 """tf.data input pipelines: decode, eval transform, train augmentation, cache, prefetch.
 
 Images come out as float32 RGB 0..255 (the model's own preprocessing layers scale
-them). The eval transform equals the Pillow one in `transforms.py` (resize shorter
-side, bilinear + antialias, center crop): mean abs difference <= EVAL_TOLERANCE.
+them). Decoding and the eval transform are the Pi runtime's own Pillow function
+(`flower_edge.runtime.transforms.load_for_model`, run through tf.numpy_function), so
+training, calibration, evaluation and the runtime see identical pixels.
 TensorFlow is imported lazily, via flower_edge.tfcompat.
 """
 
@@ -13,15 +14,11 @@ import os
 
 import numpy as np
 
-from flower_edge.data.scan import TF_NATIVE, probe_image, scan_images, warn_unreadable
-from flower_edge.data.transforms import load_for_model, load_rgb
+from flower_edge.data.scan import probe_image, scan_images, warn_unreadable
+from flower_edge.runtime.transforms import load_for_model
 
-__all__ = ["make_dataset", "eval_images", "scan_images", "EVAL_TOLERANCE", "AUGMENT"]
+__all__ = ["make_dataset", "eval_images", "scan_images", "AUGMENT"]
 
-# Mean absolute pixel difference (0..255 scale) allowed between the TF and Pillow
-# eval transforms (per image); measured 0.16-0.25 on the flowers5 photos at 64-224 px,
-# never more than 1 level on any pixel: decoding is identical, only resampling differs.
-EVAL_TOLERANCE = 0.5
 # The augmentation of published flower-classification studies.
 AUGMENT = {"zoom": (0.8, 1.2), "rotation_deg": 20.0, "brightness": (0.7, 1.3), "hflip": True}
 
@@ -30,53 +27,26 @@ def _size(image_size) -> tuple[int, int]:
     return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
 
 
-def _pillow_decode(path) -> np.ndarray:
-    """Decode what tf.io cannot do identically (CMYK, palette, alpha, 16-bit, other formats)."""
+def _decode_eval(path, height, width) -> np.ndarray:
+    """The runtime's own Pillow decode + eval transform, for tf.numpy_function."""
     path = path.decode() if isinstance(path, bytes) else str(path)
-    return np.asarray(load_rgb(path), dtype=np.uint8)
+    return load_for_model(path, (int(height), int(width)))
 
 
-def decode_rgb(path, tf_native):
-    """A path tensor to HxWx3 uint8 RGB: tf.io for plain RGB/gray JPEG/PNG/BMP, else Pillow."""
-    from flower_edge.tfcompat import tf
+def decode_eval(path, image_size):
+    """A path tensor to the model's HxWx3 uint8 input, via runtime.transforms.load_for_model.
 
-    t = tf()
-
-    def native():
-        data = t.io.read_file(path)
-        # decode_image uses libjpeg's fast integer DCT, ~1 level off Pillow on average;
-        # the accurate DCT matches Pillow's decoder (what the Pi runtime sees).
-        return t.cond(
-            t.io.is_jpeg(data),
-            lambda: t.io.decode_jpeg(data, channels=3, dct_method="INTEGER_ACCURATE"),
-            lambda: t.io.decode_image(data, channels=3, dtype=t.uint8, expand_animations=False))
-
-    def pillow():
-        return t.numpy_function(_pillow_decode, [path], t.uint8, stateful=False)
-
-    image = t.cond(tf_native, native, pillow)
-    image.set_shape([None, None, 3])
-    return image
-
-
-def eval_transform_tf(image, image_size):
-    """Resize the shorter side (bilinear, antialias) and center-crop; float32 0..255.
-
-    The sizes are computed exactly as transforms.eval_transform does (float64, round
-    half to even), so both paths crop the same window.
+    Training sees exactly the pixels the Pi runtime sees: the same scaled JPEG decode,
+    EXIF orientation, resize and crop. Pillow releases the GIL while it decodes and
+    resizes, so tf.data's parallel map still uses every core.
     """
     from flower_edge.tfcompat import tf
 
     t = tf()
     height, width = _size(image_size)
-    shape = t.cast(t.shape(image)[:2], t.float64)
-    h, w = shape[0], shape[1]
-    scale = t.maximum(width / w, height / h)
-    new_h = t.maximum(height, t.cast(t.round(h * scale), t.int32))
-    new_w = t.maximum(width, t.cast(t.round(w * scale), t.int32))
-    resized = t.image.resize(image, t.stack([new_h, new_w]), method="bilinear", antialias=True)
-    top, left = (new_h - height) // 2, (new_w - width) // 2
-    return resized[top:top + height, left:left + width, :]
+    image = t.numpy_function(_decode_eval, [path, height, width], t.uint8, stateful=False)
+    image.set_shape([height, width, 3])
+    return image
 
 
 def augment_batch(images, seed):
@@ -110,15 +80,15 @@ def augment_batch(images, seed):
     return t.clip_by_value(warped * bright[:, None, None, None], 0.0, 255.0)
 
 
-def _native_flags(paths) -> tuple[list[str], list[bool], list[tuple[str, str]]]:
-    """Header-only check of every file (fast): which to keep and which decoder each needs."""
+def _readable(paths) -> tuple[list[str], list[tuple[str, str]]]:
+    """Header-only check of every file (fast): which to keep, and why the others go."""
     from PIL import Image
 
-    keep, flags, bad = [], [], []
+    keep, bad = [], []
     for p in paths:
         try:
             with Image.open(p) as img:
-                fmt, mode, size = img.format, img.mode, img.size
+                size = img.size
         except Exception as exc:  # noqa: BLE001  (any failure here means unusable)
             try:
                 probe_image(p)
@@ -131,8 +101,7 @@ def _native_flags(paths) -> tuple[list[str], list[bool], list[tuple[str, str]]]:
             bad.append((str(p), f"image too small: {p} is {size[0]}x{size[1]} px"))
             continue
         keep.append(str(p))
-        flags.append(mode in TF_NATIVE.get(fmt, ()))
-    return keep, flags, bad
+    return keep, bad
 
 
 def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=False,
@@ -155,20 +124,18 @@ def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=Fal
     if one_hot and not num_classes:
         num_classes = max(labels, default=0) + 1
     label_of = dict(zip(map(str, paths), labels))
-    keep, flags, bad = _native_flags(paths)
+    keep, bad = _readable(paths)
     warn_unreadable(bad)
     ys = [label_of[p] for p in keep]
     size = _size(image_size)
 
-    def load(path, native, y):
-        image = eval_transform_tf(decode_rgb(path, native), size)
-        image = t.cast(t.clip_by_value(t.round(image), 0, 255), t.uint8)  # cache compactly
+    def load(path, y):
+        image = decode_eval(path, size)  # uint8: caches compactly
         return image, (t.one_hot(y, num_classes, dtype=t.float32) if one_hot else y)
 
-    ds = t.data.Dataset.from_tensor_slices((t.constant(keep, t.string), t.constant(flags, t.bool),
-                                            t.constant(ys, t.int32)))
-    # Our map functions are graph-safe already (explicit t.cond); autograph would only
-    # trip over tfcompat's os.environ calls.
+    ds = t.data.Dataset.from_tensor_slices((t.constant(keep, t.string), t.constant(ys, t.int32)))
+    # Our map functions are graph-safe already; autograph would only trip over
+    # tfcompat's os.environ calls.
     load = t.autograph.experimental.do_not_convert(load)
     ds = ds.map(load, num_parallel_calls=t.data.AUTOTUNE, deterministic=True).ignore_errors(
         log_warning=True)

@@ -10,8 +10,8 @@ import random
 from pathlib import Path
 
 from flower_edge.data.splits import DataSplits, Split
-from flower_edge.data.transforms import IMAGE_EXTENSIONS
 from flower_edge.errors import DataError, UsageError
+from flower_edge.runtime.transforms import IMAGE_EXTENSIONS
 
 SOURCES = ("oxford102", "folder", "synthetic")
 SYNTHETIC_MARKER = "synthetic.json"

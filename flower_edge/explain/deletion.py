@@ -1,21 +1,57 @@
-"""The deletion test: does blurring what Grad-CAM points at hurt more than blurring
-random regions? A quantitative check that the maps are not just pretty pictures.
+"""The deletion test: does blurring what an explanation points at hurt more than
+blurring random regions? A quantitative check that the maps are not just pretty pictures.
 
-The random baseline draws a noise map at Grad-CAM's own resolution and upsamples
-it the same way, so both masks are made of blobs of the same size; scattered
-single pixels would be an easy baseline, since blurring them barely changes a photo.
+Grad-CAM is always scored; other maps (LIME, occlusion) can be scored beside it on the
+same images, with the same blur and the same share of pixels, so the table says which
+explanation is the most faithful by this measure. The random baseline draws a noise
+map at Grad-CAM's own resolution and upsamples it the same way, so its masks are
+blobs of Grad-CAM's size; scattered single pixels would be an easy baseline, since
+blurring them barely changes a photo. Ties inside a map (a LIME superpixel, a flat
+region) are broken by the same kind of blobs, scaled far below any real difference.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from flower_edge.benchmark.rows import DeletionResult
 from flower_edge.explain.gradcam import upsample
 
 MIN_IMAGES = 50
+
+
+@dataclass
+class MethodScore:
+    """One explanation's result in the deletion test."""
+
+    method: str  # "gradcam", "lime", "occlusion", ... or "random"
+    drop: float  # mean drop of the class score (logit) when its top pixels are blurred
+    ratio: float | None  # drop / random's drop (None when random's drop <= 0)
+    wins: float | None  # share of images where its drop beats random's (None for random itself)
+
+
+@dataclass
+class DeletionResult:
+    """The deletion test: blur each explanation's top-ranked pixels vs random ones.
+
+    The top-level fields are Grad-CAM's (its pass/fail check); `methods` holds every
+    map scored, random included, most faithful (largest drop) first."""
+
+    images: int
+    fraction: float
+    gradcam_drop: float  # mean drop of the class score (logit)
+    random_drop: float
+    ratio: float | None  # gradcam_drop / random_drop (None when random_drop <= 0)
+    wins: float  # share of images where Grad-CAM's drop beats random's
+    passed: bool
+    note: str = ""
+    methods: list[MethodScore] = field(default_factory=list)
+    most_faithful: str = "gradcam"
+
+    def score(self, method: str) -> MethodScore | None:
+        return next((m for m in self.methods if m.method == method), None)
 
 
 def blur(image: np.ndarray, radius: float | None = None) -> np.ndarray:
@@ -37,30 +73,44 @@ def top_mask(score: np.ndarray, fraction: float) -> np.ndarray:
 
 def deletion_test(score: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
                   cams: np.ndarray, fraction: float = 0.2, seed: int = 0,
-                  random_draws: int = 3) -> DeletionResult:
-    """Compare the class-score drop of Grad-CAM's top pixels vs random blobs.
+                  random_draws: int = 3, others: Mapping[str, np.ndarray] | None = None) -> DeletionResult:
+    """Compare the class-score drop of each map's top pixels vs random blobs.
 
     `score` maps uint8 images to class scores [N, C]: the logits Grad-CAM explains
     (see `gradcam.keras_scores`); probabilities saturate and make the test noisy.
-    `cams` are Grad-CAM maps [N, h, w]; the class is each image's top class. The
-    random drop is averaged over `random_draws` masks per image. Passed when
-    Grad-CAM's mean drop beats random's over at least 50 images.
+    `cams` are Grad-CAM maps [N, h, w]; `others` maps a method name to its maps
+    [N, h', w'] (any resolution; higher = more evidence for the class). The class
+    is each image's top class. The random drop is averaged over `random_draws` masks
+    per image. Passed when Grad-CAM's mean drop beats random's over at least 50 images.
     """
     images = np.asarray(images, dtype=np.uint8)
     size = images.shape[1:3]
     rng = np.random.default_rng(seed)
-    # A tiny jitter breaks ties in flat (e.g. all-zero) maps without favouring any region.
-    ranks = upsample(cams + rng.uniform(0, 1e-6, cams.shape), size)
+    blobs = cams.shape
     blurred = np.stack([blur(img) for img in images])
     base = score(images)
     rows, classes = np.arange(len(images)), base.argmax(axis=1)
     start = base[rows, classes]
-    cam_drop = start - score(_blur_top(images, blurred, ranks, fraction))[rows, classes]
+
+    def drop(ranks: np.ndarray) -> np.ndarray:
+        return start - score(_blur_top(images, blurred, ranks, fraction))[rows, classes]
+
+    drops = {name: drop(_ranks(maps, size, rng, blobs))
+             for name, maps in {"gradcam": cams, **(others or {})}.items()}
     rand_drop = np.zeros(len(images))
     for _ in range(random_draws):
-        noise = upsample(rng.uniform(0, 1, cams.shape).astype(np.float32), size)
-        rand_drop += start - score(_blur_top(images, blurred, noise, fraction))[rows, classes]
-    return summarise(cam_drop, rand_drop / random_draws, fraction)
+        rand_drop += drop(upsample(rng.uniform(0, 1, blobs).astype(np.float32), size))
+    cam_drop = drops.pop("gradcam")
+    return summarise(cam_drop, rand_drop / random_draws, fraction, drops)
+
+
+def _ranks(maps: np.ndarray, size: tuple[int, int], rng, blobs: tuple) -> np.ndarray:
+    """Maps at image size, ties broken by smooth noise far below each map's own range."""
+    maps = np.nan_to_num(np.asarray(maps, dtype=np.float32))
+    full = maps if maps.shape[1:] == tuple(size) else upsample(maps, size)
+    spread = np.ptp(full.reshape(len(full), -1), axis=1).astype(np.float64)
+    scale = np.where(spread > 0, spread, 1.0)[:, None, None] * 1e-6
+    return full + scale * upsample(rng.uniform(0, 1, blobs).astype(np.float32), size)
 
 
 def _blur_top(images, blurred, ranks, fraction: float) -> np.ndarray:
@@ -72,13 +122,22 @@ def _blur_top(images, blurred, ranks, fraction: float) -> np.ndarray:
     return out
 
 
-def summarise(cam_drop: np.ndarray, rand_drop: np.ndarray, fraction: float) -> DeletionResult:
-    """Turn per-image drops into the reported result and verdict."""
-    g, r = float(np.mean(cam_drop)), float(np.mean(rand_drop))
-    ratio = g / r if r > 1e-9 else None
+def summarise(cam_drop: np.ndarray, rand_drop: np.ndarray, fraction: float,
+              others: Mapping[str, np.ndarray] | None = None) -> DeletionResult:
+    """Turn per-image drops (Grad-CAM's, random's, other maps') into the result and verdict."""
+    r = float(np.mean(rand_drop))
+    scores = [_method_score(name, d, rand_drop) for name, d in {"gradcam": cam_drop, **(others or {})}.items()]
+    scores.append(MethodScore("random", r, None, None))
+    scores.sort(key=lambda m: -m.drop)
+    cam = scores[[m.method for m in scores].index("gradcam")]
     enough = len(cam_drop) >= MIN_IMAGES
-    passed = bool(enough and g > r)
+    passed = bool(enough and cam.drop > r)
     note = "" if enough else f"only {len(cam_drop)} images (< {MIN_IMAGES}): too few to count as a pass"
-    return DeletionResult(images=len(cam_drop), fraction=fraction, gradcam_drop=g, random_drop=r,
-                          ratio=ratio, wins=float(np.mean(cam_drop > rand_drop)), passed=passed,
-                          note=note)
+    return DeletionResult(images=len(cam_drop), fraction=fraction, gradcam_drop=cam.drop, random_drop=r,
+                          ratio=cam.ratio, wins=cam.wins, passed=passed, note=note, methods=scores,
+                          most_faithful=scores[0].method)
+
+
+def _method_score(name: str, drop: np.ndarray, rand_drop: np.ndarray) -> MethodScore:
+    mean, r = float(np.mean(drop)), float(np.mean(rand_drop))
+    return MethodScore(name, mean, mean / r if r > 1e-9 else None, float(np.mean(drop > rand_drop)))

@@ -39,6 +39,17 @@ def overlay(image: np.ndarray, heat: np.ndarray, alpha: float = 0.6) -> np.ndarr
     return np.clip(mixed, 0, 255).astype(np.uint8)
 
 
+def outline(image: np.ndarray, mask: np.ndarray, dim: float = 0.35) -> np.ndarray:
+    """The image with pixels outside `mask` dimmed and the mask's border drawn in yellow."""
+    image = np.asarray(image, dtype=np.uint8)
+    mask = np.asarray(mask, dtype=bool)
+    out = np.where(mask[..., None], image, image * dim).astype(np.uint8)
+    padded = np.pad(mask, 1, mode="edge")
+    inner = (padded[:-2, 1:-1] & padded[2:, 1:-1] & padded[1:-1, :-2] & padded[1:-1, 2:])
+    out[mask & ~inner] = (255, 230, 0)
+    return out
+
+
 def save_grid(path: str | os.PathLike, rows: list[list[tuple[str, np.ndarray]]],
               title: str = "", cell: float = 2.4) -> str:
     """Save rows of (caption, image) panels as one PNG, atomically. Returns the path."""

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from flower_edge.errors import FlowerEdgeError, UsageError
-from flower_edge.models.registry import ModelSpec
+from flower_edge.models.modelspec import ModelSpec
 from flower_edge.tfcompat import keras
 
 IMAGENET_MEAN_BGR = (103.939, 116.779, 123.68)

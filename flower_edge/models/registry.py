@@ -1,4 +1,4 @@
-"""ModelSpec: name, builder, sizes, preprocessing and Grad-CAM layer, in one place.
+"""The ModelSpec registry: every architecture flower-edge can build, by name.
 
 No other module may branch on a model's name: everything architecture-specific
 lives in a spec. Importing this module imports no TensorFlow.
@@ -6,49 +6,18 @@ lives in a spec. Importing this module imports no TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Callable
-
 from flower_edge.errors import UsageError
+from flower_edge.models.modelspec import PREPROCESSING, ModelSpec
 
-# Preprocessing modes, applied as layers inside the model (input is RGB 0..255):
-#   "tf":    x / 127.5 - 1          (MobileNetV2, InceptionV3)
-#   "caffe": RGB->BGR, minus ImageNet mean (VGG16, VGG19, ResNet50)
-#   "unit":  x / 255                (baseline CNN, test models)
-PREPROCESSING = ("tf", "caffe", "unit")
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """Everything the stages need to know about one architecture."""
-
-    name: str
-    builder: Callable  # builder(input_tensor, spec) -> backbone output tensor (flat graph)
-    default_size: int
-    min_size: int
-    preprocessing: str
-    gradcam_layer: str
-    description: str = ""
-    keras_app: str | None = None  # tf_keras.applications attribute, for pretrained weights
-    app_kwargs: tuple[tuple[str, object], ...] = ()
-    finetune_layers: int | str = "all"  # default phase-2 depth from the recipe studies
-    pretrained: bool = True  # whether ImageNet weights exist for it
-    testing: bool = False  # tiny specs for tests; hidden from user listings
-    extra: dict = field(default_factory=dict, hash=False, compare=False)
-
-    def check_size(self, size: int) -> int:
-        """Return `size` or raise a one-line error if it is below the minimum."""
-        if size < self.min_size:
-            raise UsageError(f"--image-size {size} is below {self.name}'s minimum of "
-                             f"{self.min_size} px; use {self.min_size} or more (default {self.default_size})")
-        return size
-
+__all__ = ["ModelSpec", "get_spec", "list_specs", "register"]
 
 _REGISTRY: dict[str, ModelSpec] = {}
+_BUILTIN_LOADED = False
 
 
 def register(spec: ModelSpec) -> ModelSpec:
-    """Add a spec to the registry (names are unique)."""
+    """Add a spec to the registry (names are unique, built-in ones included)."""
+    _load_builtin()
     if spec.name in _REGISTRY:
         raise ValueError(f"model spec {spec.name!r} registered twice")
     if spec.preprocessing not in PREPROCESSING:
@@ -74,4 +43,13 @@ def list_specs(include_testing: bool = False) -> list[ModelSpec]:
 
 
 def _load_builtin() -> None:
-    from flower_edge.models import specs  # noqa: F401  (registers on import)
+    """Register the built-in specs on first use; `specs.py` only lists them, so it
+    needs nothing from this module (no import cycle)."""
+    global _BUILTIN_LOADED
+    if _BUILTIN_LOADED:
+        return
+    from flower_edge.models.specs import BUILTIN
+
+    _BUILTIN_LOADED = True
+    for spec in BUILTIN:
+        register(spec)

@@ -1,9 +1,11 @@
 """The built-in specs. Builders take the preprocessed input tensor and return the
-backbone's last feature map, always in one flat graph (tfmot QAT needs that)."""
+backbone's last feature map, always in one flat graph (tfmot QAT needs that).
+
+This module only lists the specs (`BUILTIN`); `registry.py` registers them on first use."""
 
 from __future__ import annotations
 
-from flower_edge.models.registry import ModelSpec, register
+from flower_edge.models.modelspec import ModelSpec
 from flower_edge.tfcompat import keras
 
 
@@ -39,24 +41,28 @@ def _tiny_cnn(input_tensor, spec: ModelSpec):
     return x
 
 
-register(ModelSpec("inception_v3", _application, 299, 75, "tf", "mixed10",
-                   "InceptionV3 (Szegedy et al.), the See-Flower backbone",
-                   keras_app="InceptionV3", finetune_layers=10))
-register(ModelSpec("mobilenet_v2", _application, 224, 32, "tf", "out_relu",
-                   "MobileNetV2, width 1.0", keras_app="MobileNetV2",
-                   app_kwargs=(("alpha", 1.0),), finetune_layers="all"))
-for _alpha, _suffix in ((0.35, "035"), (0.5, "050"), (0.75, "075")):
-    register(ModelSpec(f"mobilenet_v2_{_suffix}", _application, 224, 32, "tf", "out_relu",
-                       f"MobileNetV2, width {_alpha}", keras_app="MobileNetV2",
-                       app_kwargs=(("alpha", _alpha),), finetune_layers="all"))
-register(ModelSpec("vgg16", _application, 224, 32, "caffe", "block5_conv3", "VGG16",
-                   keras_app="VGG16", finetune_layers=5))
-register(ModelSpec("vgg19", _application, 224, 32, "caffe", "block5_conv4", "VGG19",
-                   keras_app="VGG19", finetune_layers=5))
-register(ModelSpec("resnet50", _application, 224, 32, "caffe", "conv5_block3_out", "ResNet50",
-                   keras_app="ResNet50", finetune_layers=20))
-register(ModelSpec("baseline_cnn", _baseline_cnn, 128, 16, "unit", "block2_relu",
-                   "The See-Flower paper's small two-block baseline convnet, any size",
-                   pretrained=False))
-register(ModelSpec("tiny_cnn", _tiny_cnn, 64, 8, "unit", "features",
-                   "A tiny conv net for tests", pretrained=False, testing=True))
+_MOBILENET_WIDTHS = ((0.35, "035"), (0.5, "050"), (0.75, "075"))
+
+BUILTIN: tuple[ModelSpec, ...] = (
+    ModelSpec("inception_v3", _application, 299, 75, "tf", "mixed10",
+              "InceptionV3 (Szegedy et al.), the See-Flower backbone",
+              keras_app="InceptionV3", finetune_layers=10),
+    ModelSpec("mobilenet_v2", _application, 224, 32, "tf", "out_relu",
+              "MobileNetV2, width 1.0", keras_app="MobileNetV2",
+              app_kwargs=(("alpha", 1.0),), finetune_layers="all"),
+    *(ModelSpec(f"mobilenet_v2_{suffix}", _application, 224, 32, "tf", "out_relu",
+                f"MobileNetV2, width {alpha}", keras_app="MobileNetV2",
+                app_kwargs=(("alpha", alpha),), finetune_layers="all")
+      for alpha, suffix in _MOBILENET_WIDTHS),
+    ModelSpec("vgg16", _application, 224, 32, "caffe", "block5_conv3", "VGG16",
+              keras_app="VGG16", finetune_layers=5),
+    ModelSpec("vgg19", _application, 224, 32, "caffe", "block5_conv4", "VGG19",
+              keras_app="VGG19", finetune_layers=5),
+    ModelSpec("resnet50", _application, 224, 32, "caffe", "conv5_block3_out", "ResNet50",
+              keras_app="ResNet50", finetune_layers=20),
+    ModelSpec("baseline_cnn", _baseline_cnn, 128, 16, "unit", "block2_relu",
+              "The See-Flower paper's small two-block baseline convnet, any size",
+              pretrained=False),
+    ModelSpec("tiny_cnn", _tiny_cnn, 64, 8, "unit", "features",
+              "A tiny conv net for tests", pretrained=False, testing=True),
+)

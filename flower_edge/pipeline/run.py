@@ -8,13 +8,13 @@ from it (an interrupted training run is resumed from its last committed epoch).
 
 from __future__ import annotations
 
-import shutil
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flower_edge import guard
 from flower_edge.errors import UsageError
 from flower_edge.pipeline import stamps
 from flower_edge.pipeline.config import PipelineConfig, stage_tables
@@ -79,7 +79,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | None = None, run_name: str | No
     if not cfg.data.path:
         raise UsageError("no data: pass --data DIR (a folder with one sub-folder per class) or set "
                          "[data] path in the recipe")
-    run = _run_dir(out, run_name or cfg.model.name, force)
+    run = _run_dir(out, run_name or cfg.model.name, cfg.data.path)
     result = PipelineResult(run.path)
     for stage in _stages(cfg, run, force):
         fp = stage.fingerprint()
@@ -107,8 +107,9 @@ def run_pipeline(cfg: PipelineConfig, out: str | None = None, run_name: str | No
     return result
 
 
-def _run_dir(out: str | None, name: str, force: bool) -> RunDir:
-    """OUT/NAME; a folder holding something other than a pipeline run is refused."""
+def _run_dir(out: str | None, name: str, data: str) -> RunDir:
+    """OUT/NAME; a folder holding something other than a flower-edge run, or one that
+    holds, lies in or contains the data, is refused (even with --force: see guard.py)."""
     if "/" in name or name in (".", ".."):
         raise UsageError(f"--run-name must be a plain folder name, got {name!r}")
     root = Path(out) if out else DEFAULT_ROOT
@@ -117,10 +118,11 @@ def _run_dir(out: str | None, name: str, force: bool) -> RunDir:
     run = RunDir(root / name)
     if run.path.exists() and not run.path.is_dir():
         raise UsageError(f"{run.path} is a file; choose another --run-name")
-    foreign = run.path.is_dir() and any(run.path.iterdir()) and not (run.path / stamps.STAMP_DIR).is_dir()
-    if foreign and not force:
-        raise UsageError(f"{run.path} already holds a run not made by 'flower-edge pipeline'; choose "
-                         f"another --run-name, or pass --force to overwrite it")
+    guard.check_apart(run.path, [data], "run folder")
+    if run.path.is_dir() and any(run.path.iterdir()) and not guard.is_kind(run.path, "run"):
+        raise UsageError(f"{run.path} already exists and is not a flower-edge run (no {guard.MARKER} "
+                         f"marker); it is never replaced, not even with --force: choose another "
+                         f"--run-name or --out")
     return run
 
 
@@ -166,19 +168,23 @@ def _train(cfg: PipelineConfig, run: RunDir, force: bool) -> str:
     try:
         trainer.start_run(cfg.run_config(), str(run.path.parent), run.path.name, force=True)
     finally:
-        # start_run(force=True) empties the folder, and removes it when no epoch finished
-        # (nothing to resume). A folder that stays gets back the marker saying that it
-        # belongs to the pipeline; stale stamps are harmless, their fingerprints differ.
+        # start_run(force=True) replaces an existing run only when the new one is finished
+        # (a failure leaves the old one whole), and drops a new run that finished no epoch.
+        # A folder that stays keeps the stage stamps folder; stale stamps are harmless,
+        # their fingerprints differ.
         if run.path.is_dir():
             (run.path / stamps.STAMP_DIR).mkdir(exist_ok=True)
     return "ran"
 
 
 def _quantize(cfg: PipelineConfig, run: RunDir) -> str:
+    from flower_edge.guard import remove_own
     from flower_edge.quantize.export import quantize_run
 
     # Bundles of an older model or of a variant no longer asked for would be benchmarked.
-    shutil.rmtree(run.export, ignore_errors=True)
+    # Only an export folder flower-edge marked as its own is removed; one holding a user's
+    # files is kept, and quantize refuses it with one line.
+    remove_own(run.export, "export")
     quantize_run(run.path, cfg.quantize)
     return "ran"
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flower_edge.quantize.graph import add_to_weight, layer_graph, normalizes_last_axis
+from flower_edge.quantize.rounding import channel_rows, fake_quant, from_rows, quantize_rows
 
 KERNEL_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 
@@ -46,8 +47,6 @@ def rounding_error(kernel: np.ndarray, kind: str, per_channel: bool = True, rule
     rule 'max': the converter's scale, max|w|/127 per output channel; 'mse': the scale
     `refine.refit_weight_scales` writes instead (least squared error per channel).
     """
-    from flower_edge.quantize.refine import channel_rows, from_rows, quantize_rows
-
     shaped = kernel.reshape(kernel.shape[0], kernel.shape[1], -1) if kind == "DepthwiseConv2D" else kernel
     axis = (shaped.ndim - 1) if per_channel else None  # output channels are the last Keras axis
     rows, layout = channel_rows(np.asarray(shaped, np.float64), axis)
@@ -114,13 +113,6 @@ def _input_stats(model, layers, images: np.ndarray, batch_size: int, activations
         for i, v in enumerate(outs):
             err[i] = err[i] + (fake_quant(v, lo[i], hi[i]) - v).reshape(-1, v.shape[-1]).sum(axis=0)
     return means, [e / c for e, c in zip(err, counts)]
-
-
-def fake_quant(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    """int8 asymmetric per-tensor quantize-dequantize with an integer zero point (TFLite's)."""
-    scale = (hi - lo) / 255.0 if hi > lo else 1.0
-    zero = np.clip(np.round(-128 - lo / scale), -128, 127)
-    return (np.clip(np.round(x / scale) + zero, -128, 127) - zero) * scale
 
 
 def correct_weight_bias(model, images: np.ndarray, per_channel: bool = True, batch_size: int = 32,

@@ -52,8 +52,19 @@ class _Context:
 
 def quantize_run(run_dir: str | os.PathLike, recipe: QuantizeRecipe = QuantizeRecipe(),
                  calib_data: str | os.PathLike | None = None) -> QuantizeResult:
-    """Export every variant of `recipe`, check each against Keras, return the rows."""
-    ctx = _prepare(RunDir(Path(run_dir)), recipe, calib_data)
+    """Export every variant of `recipe`, check each against Keras, return the rows.
+
+    RUN_DIR/export must be new or flower-edge's (guard.py): files a user put in a
+    folder of that name are never overwritten."""
+    from flower_edge.guard import adding_to
+
+    run = RunDir(Path(run_dir)).require_model()
+    with adding_to(run.export, "export", "export folder", inside_run=run.path):
+        return _export(run, recipe, calib_data)
+
+
+def _export(run: RunDir, recipe: QuantizeRecipe, calib_data) -> QuantizeResult:
+    ctx = _prepare(run, recipe, calib_data)
     val_images = _validation_images(ctx)
     reference = ctx.model.predict(val_images.astype(np.float32), batch_size=32, verbose=0)
     rows, fp32_bytes, debug_report = [], None, None

@@ -24,52 +24,12 @@ import itertools
 
 import numpy as np
 
+from flower_edge.quantize.rounding import channel_rows, fake_quant, from_rows, quantize_rows
+
 # TFLite builtin op codes whose input 1 is a weight tensor quantized per output channel.
 WEIGHT_OPS = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED"}
 _FLOAT32, _INT32, _INT8 = 0, 2, 9
 _BINS = 2048
-# Candidate scales: max|w|/k (k = 64..127 puts the channel's max exactly on the grid,
-# which finds a coarser grid the weights already sit on) and clipping shrinks of max/127.
-_K = np.concatenate([np.arange(127.0, 63.0, -1.0), 127.0 / np.linspace(1.0, 0.5, 51)[1:]])
-
-
-def mse_scales(rows: np.ndarray) -> np.ndarray:
-    """Per row of `rows` (channels x values), the symmetric int8 scale with least squared error."""
-    rows = np.asarray(rows, np.float64)
-    top = np.abs(rows).max(axis=1)
-    safe = np.where(top > 0, top, 1.0)
-    best, best_err = safe / 127.0, np.full(len(rows), np.inf)
-    tol = 1e-12 * (rows ** 2).sum(axis=1)
-    for k in _K:
-        scale = (safe / k)[:, None]
-        err = ((np.clip(np.round(rows / scale), -127, 127) * scale - rows) ** 2).sum(axis=1)
-        better = err < best_err - tol
-        best, best_err = np.where(better, scale[:, 0], best), np.where(better, err, best_err)
-    return best
-
-
-def channel_rows(kernel: np.ndarray, axis: int | None) -> tuple[np.ndarray, tuple]:
-    """`kernel` as (channels, values) along output axis `axis` (None: one row), and how to undo it."""
-    if axis is None:
-        return kernel.reshape(1, -1), (None, kernel.shape)
-    moved = np.moveaxis(kernel, axis, 0)
-    return moved.reshape(moved.shape[0], -1), (axis, moved.shape)
-
-
-def from_rows(rows: np.ndarray, layout: tuple) -> np.ndarray:
-    axis, shape = layout
-    return rows.reshape(shape) if axis is None else np.moveaxis(rows.reshape(shape), 0, axis)
-
-
-def quantize_rows(rows: np.ndarray, rule: str = "mse") -> tuple[np.ndarray, np.ndarray]:
-    """(int8 codes, scales) for each row, by `rule` 'mse' or 'max' (the converter's max|w|/127)."""
-    rows = np.asarray(rows, np.float64)
-    if rule == "mse":
-        scales = mse_scales(rows)
-    else:
-        top = np.abs(rows).max(axis=1)
-        scales = np.where(top > 0, top / 127.0, 1.0)
-    return np.clip(np.round(rows / scales[:, None]), -127, 127), scales
 
 
 def calibrated_model(converter) -> bytes:
@@ -226,8 +186,6 @@ def _histograms(calibrated: bytes, images, limit: int, ranges: dict) -> dict:
 
 def best_range(counts: np.ndarray, lo: float, hi: float) -> tuple[float, float]:
     """The [lo', hi'] (each a shrink of [lo, hi], 0 kept inside) with least int8 MSE on a histogram."""
-    from flower_edge.quantize.bias_correction import fake_quant  # TFLite's activation rounding
-
     lo, hi = min(lo, 0.0), max(hi, 0.0)
     edges = np.linspace(lo, hi, len(counts) + 1)
     x = (edges[:-1] + edges[1:]) / 2

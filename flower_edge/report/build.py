@@ -12,6 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
+from flower_edge.guard import adding_to
 from flower_edge.io import atomic_write_text
 from flower_edge.report import sections
 from flower_edge.report.html import to_html
@@ -24,8 +25,11 @@ def build_report(run_dir: str | os.PathLike) -> Path:
     """Write RUN_DIR/report/index.md and index.html; returns the index.md path."""
     run = RunDir(Path(run_dir))
     run.require_model()
-    report = run.report
-    report.mkdir(parents=True, exist_ok=True)
+    with adding_to(run.report, "report", "report folder", inside_run=run.path):
+        return _build(run, run.report)
+
+
+def _build(run: RunDir, report: Path) -> Path:
     pictures = _copy_training_pictures(run)
     bench = _read_json(report / "benchmark.json")
     parts = [

@@ -161,7 +161,12 @@ def _deletion(d: dict | None) -> str:
             f"class score (logit) by {d['gradcam_drop']:.4f} on average, random regions by "
             f"{d['random_drop']:.4f} (ratio {ratio}; Grad-CAM wins on {d['wins']:.0%} of {d['images']} "
             f"images). A faithful map must beat random.")
-    return text + (f" Note: {d['note']}" if d.get("note") else "")
+    text += f" Note: {d['note']}" if d.get("note") else ""
+    if len(d.get("methods") or []) > 2:  # LIME and occlusion were scored on the same images
+        from flower_edge.explain.tables import deletion_table
+
+        text += "\n\n" + "\n".join(deletion_table(d))
+    return text
 
 
 def _drift(rows) -> list[str]:
@@ -185,4 +190,8 @@ def _misclass(run: RunDir, m: dict | None) -> list[str]:
     if image and (run.report / image).is_file():
         out += ["", "Misclassified images beside their nearest training images:", "",
                 f"![misclassified]({image})"]
+    explained = m.get("explained")
+    if explained and (run.report / explained).is_file():
+        out += ["", "Why the wrong class: Grad-CAM beside LIME (superpixels) for the class the model "
+                "predicted, on the most confident mistakes:", "", f"![misclassified, explained]({explained})"]
     return out

@@ -1,13 +1,15 @@
-"""Predict many files: expand folders, skip (and report) unreadable images."""
+"""Predict many files: expand folders, decode ahead on worker threads, keep input order,
+skip (and report) unreadable images."""
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import os
 from pathlib import Path
 from typing import Iterable, Iterator
 
-from flower_edge.errors import DataError
+from flower_edge.errors import DataError, UsageError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -35,7 +37,7 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     A path that does not exist is a DataError; a folder's non-image files (by
     extension) are ignored, but a given file is always tried, whatever its name.
     """
-    from flower_edge.data.transforms import IMAGE_EXTENSIONS
+    from flower_edge.runtime.transforms import IMAGE_EXTENSIONS
 
     files: list[Path] = []
     for item in inputs:
@@ -55,12 +57,66 @@ def expand_inputs(inputs: Iterable[str | os.PathLike]) -> list[Path]:
     return files
 
 
-def predict_files(predictor, paths: Iterable[Path], top_k: int = 5) -> Iterator[Prediction]:
-    """Yield one Prediction per path; an unreadable image yields its error and the rest go on."""
-    for path in paths:
-        try:
-            top = predictor.predict(path, top_k=top_k)
-        except DataError as exc:
-            yield Prediction(str(path), error=str(exc))
-            continue
-        yield Prediction(str(path), tuple(top))
+def default_workers() -> int:
+    """Decode threads for this machine: one core is left to the interpreter (a 4-core Pi: 3)."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(cores - 1, 4))
+
+
+def check_workers(workers: int | None) -> int:
+    """None -> default_workers(); else a whole number >= 0 (0 = decode in the calling thread)."""
+    if workers is None:
+        return default_workers()
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
+        raise UsageError(f"workers must be a whole number >= 0 (0 = no decode threads), got {workers!r}")
+    return workers
+
+
+def _name(item, index: int) -> str:
+    return os.fspath(item) if isinstance(item, (str, os.PathLike)) else f"<image {index}>"
+
+
+def _scored(predictor, name: str, task, top_k: int) -> Prediction:
+    """Finish one input: its decoded pixels (or DataError) -> top-k, on the interpreter's thread."""
+    try:
+        image = task() if callable(task) else task.result()
+    except DataError as exc:
+        return Prediction(name, error=str(exc))
+    return Prediction(name, tuple(predictor.top_k(predictor.invoke_one(image), top_k)))
+
+
+def predict_files(predictor, paths: Iterable, top_k: int = 5, workers: int | None = 0) -> Iterator[Prediction]:
+    """Yield one Prediction per input, in input order; an unreadable image yields its
+    error and the rest go on.
+
+    `workers` threads decode and preprocess ahead (Pillow releases the GIL while it
+    decodes and resizes) while this thread runs the interpreter. At most 2 x workers
+    inputs are in flight, so any number of files streams in bounded memory. 0 decodes
+    in this thread; None picks default_workers().
+    """
+    workers = check_workers(workers)  # here, not in a generator: a bad value fails at the call
+    return _pooled(predictor, paths, top_k, workers) if workers else _inline(predictor, paths, top_k)
+
+
+def _inline(predictor, paths: Iterable, top_k: int) -> Iterator[Prediction]:
+    for index, item in enumerate(paths):
+        yield _scored(predictor, _name(item, index), lambda item=item: predictor.preprocess(item), top_k)
+
+
+def _pooled(predictor, paths: Iterable, top_k: int, workers: int) -> Iterator[Prediction]:
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(workers, thread_name_prefix="flower-edge-decode")
+    pending: collections.deque = collections.deque()
+    try:
+        for index, item in enumerate(paths):
+            pending.append((_name(item, index), pool.submit(predictor.preprocess, item)))
+            if len(pending) >= 2 * workers:
+                yield _scored(predictor, *pending.popleft(), top_k)
+        while pending:
+            yield _scored(predictor, *pending.popleft(), top_k)
+    finally:  # also when the caller stops early: drop what is queued, join the threads
+        pool.shutdown(wait=True, cancel_futures=True)

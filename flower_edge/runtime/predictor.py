@@ -12,6 +12,7 @@ import numpy as np
 from flower_edge.errors import BundleError, DataError
 from flower_edge.runtime.bundle import Bundle, load_bundle
 from flower_edge.runtime.interpreter import make_interpreter
+from flower_edge.runtime.transforms import DRAFT
 
 
 def input_lut(dtype, scale: float, zero_point: int, value_range=(0.0, 255.0)) -> np.ndarray:
@@ -42,7 +43,9 @@ class Predictor:
     """A loaded bundle ready to classify images; the interpreter is allocated once."""
 
     def __init__(self, bundle_path: str | os.PathLike | Bundle, threads: int | None = None,
-                 interpreter: str | None = None):
+                 interpreter: str | None = None, draft: float | None = DRAFT):
+        # draft: decode JPEGs at >= draft x the size needed (None: every pixel), see transforms.
+        self.draft = draft
         self.bundle = bundle_path if isinstance(bundle_path, Bundle) else load_bundle(bundle_path)
         self.threads = threads
         self._interp, self.interpreter_name = make_interpreter(self.bundle.model_path, threads,
@@ -98,7 +101,7 @@ class Predictor:
         expected = (*self.image_size, 3)
         if batch.ndim != 4 or batch.shape[1:] != expected:
             raise DataError(f"expected images of shape [N, {expected[0]}, {expected[1]}, 3], got "
-                            f"{list(batch.shape)}; preprocess with flower_edge.data.transforms")
+                            f"{list(batch.shape)}; preprocess with flower_edge.runtime.transforms")
         if batch.dtype != np.uint8:
             raise DataError(f"expected uint8 pixels 0..255, got {batch.dtype}; convert with "
                             f"np.clip(x, 0, 255).astype(np.uint8)")
@@ -107,10 +110,10 @@ class Predictor:
 
     def preprocess(self, path_or_array) -> np.ndarray:
         """A file path, PIL image or HxWx3 uint8 array -> the model's HxWx3 uint8 input."""
-        from flower_edge.data.transforms import eval_transform, load_for_model
+        from flower_edge.runtime.transforms import eval_transform, load_for_model
 
         if isinstance(path_or_array, (str, os.PathLike)):
-            return load_for_model(path_or_array, self.image_size)
+            return load_for_model(path_or_array, self.image_size, self.draft)
         if isinstance(path_or_array, np.ndarray):
             arr = path_or_array
             if arr.shape == (*self.image_size, 3) and arr.dtype == np.uint8:
@@ -120,11 +123,22 @@ class Predictor:
             from PIL import Image
 
             path_or_array = Image.fromarray(arr)
-        return eval_transform(path_or_array.convert("RGB"), self.image_size)
+        return eval_transform(path_or_array.convert("RGB"), self.image_size, self.draft)
 
     def predict(self, path_or_array, top_k: int = 5) -> list[tuple[str, float]]:
         """The top-k (label, probability) pairs for one image, most likely first."""
         return self.top_k(self.invoke_one(self.preprocess(path_or_array)), top_k)
+
+    def predict_iter(self, inputs, top_k: int = 5, workers: int | None = None):
+        """Predictions for many files (or arrays), in input order, streamed: an iterator of
+        runtime.files.Prediction; an unreadable image gets its error and the rest go on.
+
+        `workers` decode threads (None: runtime.files.default_workers(), 0: none) prepare
+        the next images while this thread runs the interpreter; memory stays bounded.
+        """
+        from flower_edge.runtime.files import predict_files
+
+        return predict_files(self, inputs, top_k, workers)
 
     def top_k(self, scores: np.ndarray, k: int = 5) -> list[tuple[str, float]]:
         """(label, probability) pairs of the k highest scores (ties keep label order)."""

@@ -22,6 +22,9 @@ def make_epoch_commit(run: RunDir, history: list[dict], state: dict, plateau: Pl
     class _Commit(keras().callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self._t0 = time.perf_counter()
+            # After a multi-worker restart Keras' BackupAndRestore may redo an epoch that
+            # was committed but not yet backed up: its row is replaced, never doubled.
+            history[:] = [row for row in history if int(row["epoch"]) < epoch]
 
         def on_epoch_end(self, epoch, logs=None):
             logs = dict(logs or {})

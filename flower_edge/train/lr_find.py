@@ -28,17 +28,30 @@ def lr_range(losses, lrs, beta: float = 0.9) -> tuple[list[float], list[float], 
 def lr_find_run(cfg: RunConfig, out=None, run_name=None, force=False, start_lr=1e-7,
                 end_lr=1.0, steps=100) -> dict:
     """Run the range test on phase 1 of `cfg`; write lr_find.csv/.png/.json into a run dir."""
+    from flower_edge.rundir import RunDir
+    from flower_edge.train.rundirs import new_run_dir
+    from flower_edge.train.trainer import load_splits
+
+    cfg = cfgmod.resolve(cfg)
+    splits = load_splits(cfg)
+    target = new_run_dir(cfg.model.name, out, run_name or None, force, data=cfg.data.path)
+    try:
+        result = _range_test(cfg, splits, RunDir(target.work), target.final, start_lr, end_lr, steps)
+    except BaseException:
+        target.abandon()
+        raise
+    target.commit()
+    return result
+
+
+def _range_test(cfg, splits, run, final, start_lr, end_lr, steps) -> dict:
     from flower_edge.models import get_spec
     from flower_edge.models.build import build_model
     from flower_edge.tfcompat import keras
     from flower_edge.train.model_setup import compile_model, set_phase
     from flower_edge.train.plots import plot_lr_find
-    from flower_edge.train.rundirs import new_run_dir
-    from flower_edge.train.trainer import load_splits, make_datasets
+    from flower_edge.train.trainer import make_datasets
 
-    cfg = cfgmod.resolve(cfg)
-    splits = load_splits(cfg)
-    run = new_run_dir(cfg.model.name, out, run_name or None, force)
     keras().utils.set_random_seed(cfg.data.seed)
     train_ds, _ = make_datasets(cfg, splits)
     model = build_model(get_spec(cfg.model.name), len(splits.classes), cfg.model.image_size,
@@ -51,7 +64,7 @@ def lr_find_run(cfg: RunConfig, out=None, run_name=None, force=False, start_lr=1
         f"{a:.6g},{b:.6g},{c:.6g}\n" for a, b, c in zip(lrs, losses, smooth)))
     plot_lr_find(lrs, smooth, suggested, run.path / "lr_find.png")
     result = {"suggested_lr": suggested or cfg.train.lr, "steps": len(lrs),
-              "plot": str(run.path / "lr_find.png"), "csv": str(run.path / "lr_find.csv")}
+              "plot": str(final / "lr_find.png"), "csv": str(final / "lr_find.csv")}
     atomic_write_json(run.path / "lr_find.json", result)
     return result
 

@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 from pathlib import Path
 
+from flower_edge import guard
 from flower_edge.errors import UsageError
 from flower_edge.rundir import DEFAULT_ROOT, RunDir
 
 
 def new_run_dir(model_name: str, out: str | None = None, run_name: str | None = None,
-                force: bool = False) -> RunDir:
+                force: bool = False, data: str | None = None) -> guard.Target:
     """ROOT/NAME (ROOT defaults to artifacts/, NAME to <model>-<YYYYmmdd-HHMMSS>[-n]).
 
-    A folder that already holds files is refused unless `force` (which empties it):
-    resuming is a separate, explicit `--resume RUN_DIR`.
+    An existing run is refused unless `force`, and then replaced atomically: the new run
+    is written beside it (Target.work) and swapped in by Target.commit(). A folder that
+    is not a run, or that holds, lies in or contains `data`, is always refused (guard.py).
+    Resuming is a separate, explicit `--resume RUN_DIR`.
     """
     root = Path(out) if out else DEFAULT_ROOT
     if root.exists() and not root.is_dir():
@@ -26,16 +28,9 @@ def new_run_dir(model_name: str, out: str | None = None, run_name: str | None = 
         path = root / run_name
     else:
         path = _unique(root, f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    if path.exists() and (not path.is_dir() or any(path.iterdir())):
-        if not force:
-            raise UsageError(f"{path} already holds a run; pass --resume {path} to continue it, "
-                             f"--force to overwrite it, or choose another --run-name")
-        if path.is_dir():
-            shutil.rmtree(path)
-        else:
-            path.unlink()
-    path.mkdir(parents=True, exist_ok=True)
-    return RunDir(path)
+    return guard.prepare(path, "run", "run folder", force, data=[data] if data else (),
+                         hint=f"pass --resume {path} to continue it, --force to replace it "
+                              f"(atomically), or choose another --run-name")
 
 
 def _unique(root: Path, base: str) -> Path:

@@ -9,10 +9,10 @@ kill from the last committed epoch and reaches the same final epoch count.
 from __future__ import annotations
 
 import math
-import shutil
 import sys
 
 from flower_edge.data.splits import DataSplits
+from flower_edge.errors import UsageError
 from flower_edge.io import atomic_write_text
 from flower_edge.models import get_spec
 from flower_edge.rundir import RunDir
@@ -24,19 +24,45 @@ from flower_edge.train.rundirs import existing_run, new_run_dir
 
 def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = None,
               force: bool = False) -> RunDir:
-    """Resolve the recipe, split the data, create the run dir and train. Returns the run."""
+    """Resolve the recipe, split the data, create the run dir and train. Returns the run.
+
+    With `force` an existing run is replaced only once the new one is finished: until
+    then the new run lives in a staging folder beside it (see guard.py).
+    """
     cfg = cfgmod.resolve(cfg)
-    splits = load_splits(cfg)
-    run = new_run_dir(cfg.model.name, out, run_name, force)
+    if cfg.train.strategy == "multiworker":
+        from flower_edge.train.cluster import cluster_size
+
+        if cluster_size() > 1:
+            raise UsageError("TF_CONFIG names several workers: multi-worker training runs "
+                             "through 'flower-edge train --strategy multiworker' "
+                             "(train.multiworker.start_worker), one command per worker")
+    target = new_run_dir(cfg.model.name, out, run_name, force, data=cfg.data.path)
+    run = RunDir(target.work)
     try:
-        atomic_write_text(run.config, cfgmod.dumps(cfg))
-        splits.save(run.split)
-        atomic_write_text(run.labels, "".join(f"{c}\n" for c in splits.classes))
-        return _train_and_finish(cfg, run, splits)
+        splits = load_splits(cfg)
+        write_inputs(cfg, run, splits)
+        _train_and_finish(cfg, run, splits)
+        return RunDir(target.commit())
     except BaseException:
-        if checkpoint.read_state(run) is None:  # no epoch finished: nothing worth resuming
-            shutil.rmtree(run.path, ignore_errors=True)
+        # A new run that finished an epoch is kept for --resume; a replacement is dropped
+        # whole, so the run it was to replace stays exactly as it was.
+        target.abandon(keep=_resumable(run))
         raise
+
+
+def write_inputs(cfg: RunConfig, run: RunDir, splits: DataSplits) -> None:
+    """What a run starts with: the resolved config, the split and the class names."""
+    atomic_write_text(run.config, cfgmod.dumps(cfg))
+    splits.save(run.split)
+    atomic_write_text(run.labels, "".join(f"{c}\n" for c in splits.classes))
+
+
+def _resumable(run: RunDir) -> bool:
+    try:
+        return checkpoint.read_state(run) is not None
+    except Exception:  # noqa: BLE001  (a corrupt state is not worth resuming)
+        return False
 
 
 def resume_run(path: str) -> RunDir:
@@ -51,7 +77,7 @@ def load_splits(cfg: RunConfig) -> DataSplits:
     """load_data + drop unreadable files (one warning), so every split evaluates cleanly."""
     from flower_edge.data.scan import drop_unreadable
     from flower_edge.data.sources import load_data
-    from flower_edge.errors import DataError, UsageError
+    from flower_edge.errors import DataError
 
     if not cfg.data.path:
         raise UsageError("no data: pass --data DIR (a folder with one sub-folder per class)")
@@ -63,7 +89,7 @@ def load_splits(cfg: RunConfig) -> DataSplits:
     return splits
 
 
-def _train_and_finish(cfg: RunConfig, run: RunDir, splits: DataSplits) -> RunDir:
+def _train_and_finish(cfg: RunConfig, run: RunDir, splits: DataSplits, backup=None) -> RunDir:
     from flower_edge.train.evaluate import finish_run
     from flower_edge.train.scale import precision_policy
 
@@ -72,7 +98,7 @@ def _train_and_finish(cfg: RunConfig, run: RunDir, splits: DataSplits) -> RunDir
         print(f"{run.path} is already finished; nothing to resume", file=sys.stderr)
         return run
     with precision_policy(cfg.train.precision):
-        model, state = fit(cfg, run, splits, state)
+        model, state = fit(cfg, run, splits, state, backup)
     finish_run(cfg, run, splits, model, state)
     return run
 
@@ -110,8 +136,11 @@ def next_phase(cfg: RunConfig, state: dict | None) -> tuple[int, int, int, bool]
     return None
 
 
-def fit(cfg: RunConfig, run: RunDir, splits: DataSplits, state: dict | None):
-    """Run every remaining phase; returns (model, final state)."""
+def fit(cfg: RunConfig, run: RunDir, splits: DataSplits, state: dict | None, backup=None):
+    """Run every remaining phase; returns (model, final state).
+
+    `backup` (multi-worker only) is the BackupAndRestore folder every worker restores from
+    after a restart (see multiworker.py)."""
     from flower_edge.models.build import build_model
     from flower_edge.tfcompat import keras
     from flower_edge.train.scale import make_strategy
@@ -132,12 +161,12 @@ def fit(cfg: RunConfig, run: RunDir, splits: DataSplits, state: dict | None):
     state = dict(state or {})
     while (step := next_phase(cfg, state)) is not None:
         _run_phase(cfg, run, model, strategy, step, state, history, (train_ds, val_ds, steps),
-                   splits, resuming)
+                   splits, resuming, backup)
         resuming = False
     return model, state
 
 
-def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, resuming):
+def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, resuming, backup=None):
     """Set trainable layers, compile, restore if resuming, and fit one phase."""
     from flower_edge.tfcompat import keras
     from flower_edge.train.callbacks import make_epoch_commit, make_progress
@@ -169,6 +198,8 @@ def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, re
         make_progress(total, steps, _phase_name(cfg, phase, trainable)),
         keras().callbacks.TensorBoard(log_dir=str(run.logs), profile_batch=0, write_graph=False),
     ]
+    if backup is not None:  # after the commit: a backup is never ahead of the committed history
+        callbacks.insert(2, keras().callbacks.BackupAndRestore(backup_dir=str(backup)))
     weights = class_weights(splits.train.labels, len(splits.classes)) if t.class_weights else None
     # repeat() + steps_per_epoch: with an unknown cardinality (ignore_errors) Keras runs
     # one extra optimizer step in the first epoch; this way every epoch is exactly `steps`.

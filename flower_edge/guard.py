@@ -1,0 +1,305 @@
+"""Guarded output folders: flower-edge replaces only what it made, and only atomically.
+
+Every folder a command creates for its output carries MARKER (written first, before
+any other file), naming the tool, its version and the kind of folder. A folder a user
+names is then:
+  - new or empty: written in place;
+  - marked by flower-edge (or, for runs, a run made before markers existed): it may be
+    replaced, but only by writing the new one beside it and swapping it in when it is
+    complete, so a failed, interrupted or killed rerun leaves the old one whole;
+  - anything else: refused with one line, with or without --force.
+A folder that holds the input data, lies inside it, or contains it is always refused.
+
+Only folders this module created (a staging folder, or a replaced folder carrying the
+marker of the kind being replaced) are ever removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from flower_edge.errors import UsageError
+
+MARKER = ".flower-edge"
+STAGING = ".new-"
+RETIRED = ".old-"
+# What `train`/`pipeline` write at the top of a run: a folder holding only these (and
+# config.toml + split.json) is a run made before runs carried the marker.
+RUN_ENTRIES = frozenset({
+    MARKER, "model.keras", "labels.txt", "config.toml", "split.json", "history.csv", "metrics.json",
+    "checkpoints", "logs", "export", "report", ".stages", "curves.png", "confusion.png",
+    "predictions.png", "lr_find.png", "lr_find.csv", "lr_find.json", "backup"})
+
+
+def write_marker(folder: Path, kind: str) -> None:
+    """Mark `folder` as flower-edge's (the first file written into it)."""
+    from flower_edge import __version__
+    from flower_edge.io import atomic_write_json
+
+    atomic_write_json(Path(folder) / MARKER, {"tool": "flower-edge", "kind": kind,
+                                              "version": __version__})
+
+
+def read_marker(folder: Path) -> dict | None:
+    try:
+        data = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) and data.get("tool") == "flower-edge" else None
+
+
+def is_kind(folder: Path, kind: str) -> bool:
+    """True for a folder flower-edge made as `kind` (folders made before markers existed
+    count when their contents are exactly what flower-edge writes there)."""
+    marker = read_marker(folder)
+    if marker is not None:
+        return marker.get("kind") == kind
+    legacy = _LEGACY.get(kind)
+    if legacy is None:
+        return False
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return False
+    return legacy(entries)
+
+
+def _model_temp(name: str) -> bool:
+    """evaluate.save_model's temp file, left behind only by a kill."""
+    return name.startswith(".model.") and name.endswith(".keras")
+
+
+def _legacy_run(entries: list[Path]) -> bool:
+    names = {p.name for p in entries if not _model_temp(p.name)}
+    return {"config.toml", "split.json"} <= names and names <= RUN_ENTRIES
+
+
+def _legacy_bundle(entries: list[Path]) -> bool:
+    names = {p.name for p in entries}
+    return "manifest.json" in names and names <= {"manifest.json", "model.tflite", "labels.txt"}
+
+
+def _legacy_synthetic(entries: list[Path]) -> bool:
+    return any(p.name == "synthetic.json" for p in entries) and all(
+        p.is_dir() for p in entries if p.name != "synthetic.json")
+
+
+def _legacy_pictures(entries: list[Path]) -> bool:
+    return all(p.is_file() and p.suffix == ".png" for p in entries)
+
+
+_LEGACY = {"run": _legacy_run, "bundle": _legacy_bundle, "synthetic": _legacy_synthetic,
+           "gradcam": _legacy_pictures}
+
+
+def check_apart(path: Path, data: Iterable, what: str) -> None:
+    """Refuse an output `path` that is a data folder, lies inside one, or contains one."""
+    out = Path(path).resolve()
+    for item in data:
+        if not item:
+            continue
+        src = Path(item).resolve()
+        if out == src or src in out.parents:
+            where = "is the data folder" if out == src else "is inside the data folder"
+            raise UsageError(f"{what} {path} {where} {item}; write outputs outside the data "
+                             f"(e.g. --out artifacts)")
+        if out in src.parents:
+            raise UsageError(f"{what} {path} contains the data folder {item}; choose an output "
+                             f"folder that does not hold the data (e.g. --out artifacts)")
+
+
+def _is_empty_dir(path: Path) -> bool:
+    return path.is_dir() and not any(path.iterdir())
+
+
+@dataclass
+class Target:
+    """Where to write an output folder: `work` is `final` itself for a new folder, or a
+    staging folder beside it when an existing one is being replaced."""
+
+    final: Path
+    work: Path
+    kind: str
+    created: bool  # `final` did not exist and was made here
+
+    @property
+    def replacing(self) -> bool:
+        return self.work != self.final
+
+    def commit(self) -> Path:
+        """Make the finished `work` the folder at `final`; remove the replaced one."""
+        if self.work == self.final:
+            return self.final
+        if self.final.exists() and not _is_empty_dir(self.final):
+            _swap(self.work, self.final, self.kind)
+        else:
+            os.replace(self.work, self.final)  # onto nothing, or onto an empty folder
+        self.work = self.final
+        return self.final
+
+    def abandon(self, keep: bool = False) -> None:
+        """After a failure: drop the staging folder (the old folder stays as it was), or
+        for a new folder drop what was written unless `keep` (it can be resumed)."""
+        if self.replacing:
+            remove_own(self.work, self.kind)
+        elif not keep and read_marker(self.final) is not None:
+            if self.created:
+                remove_own(self.final, self.kind)
+            else:  # the folder was empty before: take back only what a run writes in it
+                for child in list(self.final.iterdir()):
+                    if child.name in RUN_ENTRIES or _model_temp(child.name):
+                        _remove_own_entry(child)
+
+
+def prepare(path: str | os.PathLike, kind: str, what: str, replace: bool,
+            data: Iterable = (), hint: str = "", stage_new: bool = False) -> Target:
+    """A Target for writing `kind` at `path` (see the module docstring for the rules).
+
+    `replace` says the user asked to replace an existing folder of the same kind
+    (--force); without it an existing one is refused with `hint` naming the way out.
+    `stage_new` writes even a new folder beside its place first (nothing half-written
+    ever appears at `path`); without it a new folder is written in place (a training
+    run, which must be resumable where it stands after a kill).
+    """
+    final = Path(path)
+    check_apart(final, data, what)
+    _sweep(final, kind)
+    if final.exists() and not final.is_dir():
+        raise UsageError(f"{what} {final} is a file; pass a folder")
+    if not final.exists() or _is_empty_dir(final):
+        created = not final.exists()
+        if stage_new:
+            return _staged(final, kind, created)
+        final.mkdir(parents=True, exist_ok=True)
+        write_marker(final, kind)
+        return Target(final, final, kind, created)
+    if not is_kind(final, kind):
+        raise UsageError(f"{what} {final} already exists and was not made by flower-edge (no "
+                         f"{MARKER} marker); it is never replaced, not even with --force: choose "
+                         f"a new or empty folder")
+    if not replace:
+        raise UsageError(f"{final} already holds a {kind}; {hint or 'pass --force to replace it'}")
+    return _staged(final, kind, False)
+
+
+def _staged(final: Path, kind: str, created: bool) -> Target:
+    final.parent.mkdir(parents=True, exist_ok=True)
+    # The writer's pid in the name lets a later run tell a killed writer's leftovers
+    # from a folder another process is still writing.
+    work = Path(tempfile.mkdtemp(prefix=f".{final.name}{STAGING}{os.getpid()}-", dir=final.parent))
+    write_marker(work, kind)
+    return Target(final, work, kind, created)
+
+
+@contextlib.contextmanager
+def adding_to(path: str | os.PathLike, kind: str, what: str, inside_run: Path | None = None,
+              data: Iterable = ()) -> Iterator[Path]:
+    """For a folder a command adds files to (explain --out, RUN/report, RUN/export).
+
+    Before the block: the folder must be new or empty, or flower-edge's `kind`, or (made
+    before markers existed) lie in a flower-edge run `inside_run`; anything else is
+    refused. After it, even after a failure, a folder that was new or empty and now
+    holds files is marked as `kind`: everything in it was written here.
+    """
+    folder = Path(path)
+    check_apart(folder, data, what)
+    if folder.exists() and not folder.is_dir():
+        raise UsageError(f"{what} {folder} is a file; pass a folder")
+    fresh = not folder.exists() or _is_empty_dir(folder)
+    if not fresh and not is_kind(folder, kind) and not (
+            read_marker(folder) is None and inside_run is not None and is_kind(inside_run, "run")):
+        raise UsageError(f"{what} {folder} already holds files flower-edge did not write (no "
+                         f"{MARKER} marker); choose a new or empty folder")
+    try:
+        yield folder
+    finally:
+        if fresh and folder.is_dir() and any(folder.iterdir()):
+            write_marker(folder, kind)
+
+
+@contextlib.contextmanager
+def output_dir(path: str | os.PathLike, kind: str, what: str, replace: bool = True,
+               data: Iterable = (), hint: str = "") -> Iterator[Path]:
+    """Write a whole output folder: yield where to write, commit on success, and on any
+    failure leave `path` as it was (a new folder is not left half-written)."""
+    target = prepare(path, kind, what, replace, data, hint, stage_new=True)
+    try:
+        yield target.work
+    except BaseException:
+        target.abandon()
+        raise
+    target.commit()
+
+
+def atomic_dir(path: str | os.PathLike, replace: bool = True, kind: str = "output",
+               what: str = "output folder"):
+    """A whole folder written beside `path` and renamed into place on success (a failure
+    leaves `path` as it was): output_dir with defaults for callers that name no kind."""
+    return output_dir(path, kind, what, replace)
+
+
+def _swap(new: Path, final: Path, kind: str) -> None:
+    """Rename `final` aside, `new` into place, then remove the old folder. A kill between
+    the two renames is repaired by _sweep on the next run (the old folder comes back)."""
+    old = Path(tempfile.mkdtemp(prefix=f".{final.name}{RETIRED}", dir=final.parent))
+    old.rmdir()  # a unique free name for the old folder, which must not exist to rename onto
+    os.replace(final, old)
+    try:
+        os.replace(new, final)
+    except BaseException:
+        os.replace(old, final)
+        raise
+    remove_own(old, kind)
+
+
+def _sweep(final: Path, kind: str) -> None:
+    """Tidy what a killed earlier run left beside `final`: restore a folder renamed aside
+    but never replaced, and drop staging folders whose writer is gone."""
+    parent = final.parent
+    if not parent.is_dir():
+        return
+    for entry in sorted(parent.glob(f".{final.name}{RETIRED}*")):
+        if not is_kind(entry, kind):
+            continue
+        if not final.exists():
+            os.replace(entry, final)
+        else:
+            remove_own(entry, kind)
+    for entry in parent.glob(f".{final.name}{STAGING}*"):
+        pid = entry.name[len(f".{final.name}{STAGING}"):].split("-")[0]
+        if is_kind(entry, kind) and not _alive(int(pid) if pid.isdigit() else None):
+            remove_own(entry, kind)
+
+
+def _alive(pid) -> bool:
+    if not isinstance(pid, int) or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_own(folder: Path, kind: str) -> None:
+    """Remove a folder, but only one that carries flower-edge's marker of `kind` (or is a
+    pre-marker run): anything else is left alone."""
+    if folder.is_dir() and not folder.is_symlink() and is_kind(folder, kind):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _remove_own_entry(entry: Path) -> None:
+    """One entry this process wrote into a folder that was empty when it started."""
+    if entry.is_dir() and not entry.is_symlink():
+        shutil.rmtree(entry, ignore_errors=True)
+    else:
+        entry.unlink(missing_ok=True)

@@ -1,0 +1,144 @@
+"""guard.py: only folders flower-edge made are replaced, atomically; data is never an output."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from flower_edge import guard
+from flower_edge.errors import UsageError
+
+
+def tree_sha(root: Path) -> dict[str, str]:
+    """sha256 of every file under `root`, by relative path (hidden files included)."""
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _made(path: Path, kind: str, text: str) -> Path:
+    with guard.output_dir(path, kind, "out") as tmp:
+        (tmp / "a.txt").write_text(text)
+    return path
+
+
+def _foreign(path: Path) -> Path:
+    path.mkdir(parents=True)
+    (path / "notes.txt").write_text("my notes")
+    (path / "photo.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    return path
+
+
+def test_new_output_is_marked_and_replaced_atomically(tmp_path):
+    target = _made(tmp_path / "out", "bundle", "one")
+    assert guard.read_marker(target)["kind"] == "bundle"
+    _made(target, "bundle", "two")
+    assert (target / "a.txt").read_text() == "two"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no staging or old copy left
+
+
+@pytest.mark.parametrize("replace", [False, True])
+def test_foreign_folder_is_refused_with_or_without_replace(tmp_path, replace):
+    folder = _foreign(tmp_path / "mine")
+    before = tree_sha(folder)
+    with pytest.raises(UsageError, match="not made by flower-edge"):
+        guard.prepare(folder, "run", "run folder", replace=replace)
+    with pytest.raises(UsageError, match="not made by flower-edge"):
+        with guard.output_dir(folder, "bundle", "out"):
+            pass
+    assert tree_sha(folder) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["mine"]
+
+
+def test_folder_of_another_kind_is_refused(tmp_path):
+    target = _made(tmp_path / "out", "synthetic", "data")
+    with pytest.raises(UsageError, match="not made by flower-edge"):
+        guard.prepare(target, "run", "run folder", replace=True)
+    assert (target / "a.txt").read_text() == "data"
+
+
+def test_failure_inside_leaves_the_old_folder_byte_identical(tmp_path):
+    target = _made(tmp_path / "out", "bundle", "old")
+    before = tree_sha(target)
+    with pytest.raises(OSError):
+        with guard.output_dir(target, "bundle", "out") as tmp:
+            (tmp / "a.txt").write_text("new, half-written")
+            raise OSError(28, "No space left on device")
+    assert tree_sha(target) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
+
+
+@pytest.mark.parametrize("where", ["data", "inside", "parent", "grandparent"])
+def test_data_is_never_an_output(tmp_path, where):
+    data = tmp_path / "a" / "flowers"
+    (data / "rose").mkdir(parents=True)
+    (data / "rose" / "1.jpg").write_bytes(b"photo")
+    out = {"data": data, "inside": data / "rose" / "run", "parent": data.parent,
+           "grandparent": tmp_path}[where]
+    with pytest.raises(UsageError, match="data folder"):
+        guard.prepare(out, "run", "run folder", replace=True, data=[data])
+    assert tree_sha(tmp_path) == {"a/flowers/rose/1.jpg": hashlib.sha256(b"photo").hexdigest()}
+
+
+def test_pre_marker_run_is_recognised_but_not_with_a_user_file(tmp_path):
+    run = tmp_path / "old"
+    run.mkdir()
+    for name in ("config.toml", "split.json", "model.keras", "history.csv"):
+        (run / name).write_text(name)
+    assert guard.is_kind(run, "run")
+    (run / "notes.txt").write_text("mine")
+    assert not guard.is_kind(run, "run")
+
+
+def test_kill_between_the_two_renames_is_repaired(tmp_path):
+    """A folder renamed aside whose replacement never landed comes back on the next run."""
+    target = _made(tmp_path / "run", "run", "old")
+    before = tree_sha(target)
+    os.replace(target, tmp_path / ".run.old-abc123")
+    staged = guard.prepare(target, "run", "run folder", replace=True)
+    assert tree_sha(target) == before and staged.replacing
+    staged.abandon()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_staging_of_a_dead_writer_is_swept_a_live_one_kept(tmp_path):
+    target = _made(tmp_path / "run", "run", "old")
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    stale = tmp_path / f".run.new-{dead}-abc"
+    stale.mkdir()
+    guard.write_marker(stale, "run")
+    live = tmp_path / f".run.new-{os.getpid()}-def"
+    live.mkdir()
+    guard.write_marker(live, "run")
+    foreign = tmp_path / ".run.new-foreign"  # same name pattern, not ours: never touched
+    foreign.mkdir()
+    (foreign / "keep.txt").write_text("mine")
+    guard.prepare(target, "run", "run folder", replace=True).abandon()
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([".run.new-foreign", live.name, "run"])
+
+
+def test_adding_to_refuses_a_foreign_folder_and_marks_a_new_one(tmp_path):
+    folder = _foreign(tmp_path / "pictures")
+    before = tree_sha(folder)
+    with pytest.raises(UsageError, match="did not write"):
+        with guard.adding_to(folder, "explain", "--out"):
+            raise AssertionError("must not run")
+    assert tree_sha(folder) == before
+    fresh = tmp_path / "fresh"
+    with pytest.raises(RuntimeError):
+        with guard.adding_to(fresh, "explain", "--out"):
+            fresh.mkdir()
+            (fresh / "x.png").write_bytes(b"png")
+            raise RuntimeError("failed after one picture")
+    assert guard.is_kind(fresh, "explain")  # what it holds was written by flower-edge
+    with guard.adding_to(fresh, "explain", "--out"):
+        pass
+    untouched = tmp_path / "never"
+    with guard.adding_to(untouched, "explain", "--out"):
+        pass
+    assert not untouched.exists()  # nothing written: no folder, no marker
