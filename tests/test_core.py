@@ -107,6 +107,20 @@ builtins.__import__ = guard
 """
 
 
+def cli_without_tensorflow(*argv, also: str = "") -> subprocess.CompletedProcess:
+    """Run `flower-edge ARGV` in a fresh interpreter with TensorFlow imports blocked; it
+    must exit 0 and leave TensorFlow unimported (`also`: one more expression to assert).
+    stdout is the command's own, followed by TF-FREE."""
+    code = BLOCK_TF + (
+        "from flower_edge.cli.main import main\n"
+        f"sys.argv = ['flower-edge', *{[str(a) for a in argv]!r}]\n"
+        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"assert 'tensorflow' not in sys.modules{' and ' + also if also else ''}\nprint('TF-FREE')\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0 and "TF-FREE" in done.stdout, done.stderr
+    return done
+
+
 @pytest.mark.parametrize("module", ["flower_edge", "flower_edge.runtime", "flower_edge.cli.main",
                                     "flower_edge.models", "flower_edge.runtime.transforms"])
 def test_imports_without_tensorflow(module):

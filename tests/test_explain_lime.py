@@ -6,14 +6,13 @@ from __future__ import annotations
 import builtins
 import json
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import assert_clean_error
-from test_core import BLOCK_TF
+from test_core import cli_without_tensorflow
 
 SIZE, PATCH = 48, 16
 
@@ -107,14 +106,9 @@ def test_missing_lime_is_one_line_naming_the_extra(invoke, tmp_path, monkeypatch
 def test_lime_on_a_bundle_runs_with_tensorflow_blocked(runtime_bundles, tmp_path):
     bundle, photo = runtime_bundles["bundles"]["int8"], runtime_bundles["paths"][0]
     out = tmp_path / "pictures"
-    code = BLOCK_TF + (
-        "from flower_edge.cli.main import main\n"
-        f"sys.argv = ['flower-edge', 'explain', {str(tmp_path)!r}, {str(photo)!r}, '--method', 'lime', "
-        f"'--bundle', {str(bundle)!r}, '--lime-samples', '80', '--lime-segments', '12', '--out', {str(out)!r}]\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "assert 'tensorflow' not in sys.modules and 'lime' in sys.modules\nprint('TF-FREE')\n")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0 and "TF-FREE" in done.stdout, done.stderr
+    done = cli_without_tensorflow("explain", tmp_path, photo, "--method", "lime", "--bundle", bundle,
+                                  "--lime-samples", "80", "--lime-segments", "12", "--out", out,
+                                  also="'lime' in sys.modules")
     written = sorted(out.glob("*_lime.png"))
     assert [p.name for p in written] == [f"{photo.stem}_lime.png"] and written[0].stat().st_size > 5000
     assert "lime (1 images)" in done.stderr  # the progress bar

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 import sys
 
 import numpy as np
 import pytest
 from conftest import assert_clean_error
-from test_core import BLOCK_TF
+from test_core import cli_without_tensorflow
 
 from flower_edge.errors import BundleError, DataError, FlowerEdgeError, UsageError
 from flower_edge.runtime.bundle import load_bundle
@@ -117,14 +116,7 @@ def test_cli_predict_folder_json_matches_library(rb, invoke, tmp_path):
 
 
 def test_predict_path_imports_no_tensorflow(rb):
-    code = BLOCK_TF + (
-        "from flower_edge.cli.main import main\n"
-        f"sys.argv = ['flower-edge', 'predict', {str(rb['paths'][0])!r}, '--model', "
-        f"{str(rb['bundles']['int8'])!r}, '--json']\n"
-        "try:\n    main()\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
-        "assert 'tensorflow' not in sys.modules\nprint('TF-FREE')\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.returncode == 0 and "TF-FREE" in out.stdout, out.stderr
+    out = cli_without_tensorflow("predict", rb["paths"][0], "--model", rb["bundles"]["int8"], "--json")
     assert json.loads(out.stdout.replace("TF-FREE", ""))["predictions"][0]["label"]
 
 
