@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -87,8 +88,13 @@ def _legacy_bundle(entries: list[Path]) -> bool:
 
 
 def _legacy_synthetic(entries: list[Path]) -> bool:
+    """synthetic.json and class folders holding only `data synth`'s own <class>_NNNN.png."""
+    def own_pictures(folder: Path) -> bool:
+        pattern = re.compile(rf"{re.escape(folder.name)}_\d{{4}}\.png")
+        return all(f.is_file() and pattern.fullmatch(f.name) for f in folder.iterdir())
+
     return any(p.name == "synthetic.json" for p in entries) and all(
-        p.is_dir() for p in entries if p.name != "synthetic.json")
+        p.is_dir() and own_pictures(p) for p in entries if p.name != "synthetic.json")
 
 
 def _legacy_pictures(entries: list[Path]) -> bool:
@@ -138,6 +144,10 @@ class Target:
         if self.work == self.final:
             return self.final
         if self.final.exists() and not _is_empty_dir(self.final):
+            if not is_kind(self.final, self.kind):  # something else appeared there meanwhile
+                raise UsageError(f"{self.final} was replaced by a folder flower-edge did not make "
+                                 f"while this command ran; it is kept, and the new output stays "
+                                 f"in {self.work}")
             _swap(self.work, self.final, self.kind)
         else:
             os.replace(self.work, self.final)  # onto nothing, or onto an empty folder
@@ -265,16 +275,22 @@ def _sweep(final: Path, kind: str) -> None:
     parent = final.parent
     if not parent.is_dir():
         return
+    # Only the names _staged and _swap make (mkdtemp's suffix has no '.' or '-'), so the
+    # staging folder of another output whose name merely starts with this one's
+    # (".x.new-foo.new-<pid>-..." beside "x") is never touched.
+    name = re.escape(final.name)
+    retired = re.compile(rf"\.{name}{re.escape(RETIRED)}[a-z0-9_]+")
+    staging = re.compile(rf"\.{name}{re.escape(STAGING)}(\d+)-[a-z0-9_]+")
     for entry in sorted(parent.glob(f".{final.name}{RETIRED}*")):
-        if not is_kind(entry, kind):
+        if not retired.fullmatch(entry.name) or not is_kind(entry, kind):
             continue
         if not final.exists():
             os.replace(entry, final)
         else:
             remove_own(entry, kind)
     for entry in parent.glob(f".{final.name}{STAGING}*"):
-        pid = entry.name[len(f".{final.name}{STAGING}"):].split("-")[0]
-        if is_kind(entry, kind) and not _alive(int(pid) if pid.isdigit() else None):
+        match = staging.fullmatch(entry.name)
+        if match and is_kind(entry, kind) and not _alive(int(match.group(1))):
             remove_own(entry, kind)
 
 

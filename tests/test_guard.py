@@ -142,3 +142,38 @@ def test_adding_to_refuses_a_foreign_folder_and_marks_a_new_one(tmp_path):
     with guard.adding_to(untouched, "explain", "--out"):
         pass
     assert not untouched.exists()  # nothing written: no folder, no marker
+
+
+def test_sweep_leaves_the_staging_of_an_output_whose_name_starts_alike(tmp_path):
+    """`x.new-foo` is another output; its live staging folder must survive a run on `x`."""
+    _made(tmp_path / "x", "run", "old")
+    other = tmp_path / f".x.new-foo.new-{os.getpid()}-abcdefgh"
+    other.mkdir()
+    guard.write_marker(other, "run")
+    aside = tmp_path / ".x.old-foo.new-1-abcdefgh"  # not a folder _swap made for `x`
+    aside.mkdir()
+    guard.write_marker(aside, "run")
+    guard.prepare(tmp_path / "x", "run", "run folder", replace=True).abandon()
+    assert other.is_dir() and aside.is_dir()
+
+
+def test_commit_refuses_a_foreign_folder_that_appeared_meanwhile(tmp_path):
+    target = tmp_path / "out"
+    staged = guard.prepare(target, "bundle", "bundle folder", replace=True, stage_new=True)
+    (staged.work / "model.tflite").write_bytes(b"new")
+    target.mkdir()
+    (target / "mine.txt").write_text("a user's file")
+    with pytest.raises(UsageError, match="did not make"):
+        staged.commit()
+    assert (target / "mine.txt").read_text() == "a user's file"
+    assert (staged.work / "model.tflite").read_bytes() == b"new"  # the new output is kept too
+
+
+def test_a_folder_with_synthetic_json_and_a_users_photo_is_not_a_synthetic_set(tmp_path):
+    folder = tmp_path / "set"
+    (folder / "rose").mkdir(parents=True)
+    (folder / "synthetic.json").write_text("{}")
+    (folder / "rose" / "rose_0000.png").write_bytes(b"png")
+    assert guard.is_kind(folder, "synthetic")
+    (folder / "rose" / "my_photo.jpg").write_bytes(b"jpg")
+    assert not guard.is_kind(folder, "synthetic")

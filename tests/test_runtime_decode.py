@@ -179,3 +179,26 @@ def test_unreadable_single_image_is_one_clean_error(runtime_bundles, invoke, tmp
     assert "skipped" not in res.output
     with pytest.raises(DataError):
         load_for_model(bad, SIZE)
+
+
+def _bomb_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A valid PNG header claiming 400 MP (over Pillow's bomb limit) in a few bytes."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"")) + \
+        chunk(b"IEND", b"")
+
+
+def test_a_decompression_bomb_is_skipped_like_any_unreadable_file(runtime_bundles, tmp_path):
+    bomb, photo = tmp_path / "a_bomb.png", tmp_path / "b_photo.jpg"
+    bomb.write_bytes(_bomb_png())
+    photo.write_bytes(runtime_bundles["paths"][0].read_bytes())
+    with pytest.raises(DataError, match="image too large"):
+        load_for_model(bomb, SIZE)
+    rows = list(Predictor(runtime_bundles["bundles"]["int8"]).predict_iter([bomb, photo], workers=1))
+    assert "image too large" in rows[0].error and rows[1].ok

@@ -103,6 +103,8 @@ def bad_requests(photo: bytes):
     yield "empty raw body", dict(body=b"", multipart=False), 400
     yield "body over the cap", dict(body=os.urandom(MAX_BYTES + 10), multipart=False), 413
     yield "bad top_k", dict(body=photo, query="?top_k=zero"), 400
+    yield "top_k in superscript digits", dict(body=photo, query="?top_k=%C2%B2"), 400
+    yield "top_k past int()'s digit limit", dict(body=photo, query="?top_k=" + "9" * 5000), 400
 
 
 def test_bad_requests_get_4xx_json_and_the_server_keeps_serving(served, eval_photos):

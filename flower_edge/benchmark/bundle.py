@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 from flower_edge.benchmark.rows import BenchmarkRow, LatencyStat
-from flower_edge.runtime.throughput import images_table  # noqa: F401  (the CLI renders with it)
 
 
 def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int, warmup: int) -> BenchmarkRow:
@@ -27,14 +26,19 @@ def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int,
     return row
 
 
-def bench_images(bundle: str | os.PathLike, images: str | os.PathLike, threads: tuple[int, ...],
-                 workers: int | None = None, max_images: int = 0) -> list:
-    """Decode + preprocess vs inference per image and end-to-end images/s, per thread count."""
+def image_paths(images: str | os.PathLike, max_images: int = 0) -> list[Path]:
+    """The photos of --images (at most max_images); checked before any slow timing starts."""
     from flower_edge.runtime.files import expand_inputs
-    from flower_edge.runtime.throughput import time_images
 
     paths = expand_inputs([images])
-    paths = paths[:max_images] if max_images else paths
+    return paths[:max_images] if max_images else paths
+
+
+def bench_images(bundle: str | os.PathLike, paths: list[Path], threads: tuple[int, ...],
+                 workers: int | None = None) -> list:
+    """Decode + preprocess vs inference per image and end-to-end images/s, per thread count."""
+    from flower_edge.runtime.throughput import time_images
+
     return [time_images(bundle, paths, t, workers) for t in threads]
 
 

@@ -58,10 +58,14 @@ def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_ima
     if bundle is not None:
         if run_dir is not None:
             raise UsageError("pass either RUN_DIR or --bundle, not both")
-        from flower_edge.benchmark.bundle import bench_bundle, bench_images, images_table, latency_table
+        from flower_edge.benchmark.bundle import bench_bundle, bench_images, image_paths, latency_table
+        from flower_edge.runtime.throughput import images_table
 
+        if workers is not None and images is None:
+            raise UsageError("--workers sets the decode threads of --images; add --images DIR")
+        paths = image_paths(images, cfg.max_images) if images else None  # a bad folder fails now
         row = bench_bundle(bundle, cfg.threads, cfg.runs, cfg.warmup)
-        timings = bench_images(bundle, images, cfg.threads, workers, cfg.max_images) if images else None
+        timings = bench_images(bundle, paths, cfg.threads, workers) if paths else None
         if as_json:
             out = {**row.__dict__, **({"images": [t.to_dict() for t in timings]} if timings else {})}
             click.echo(json.dumps(out, default=lambda o: o.__dict__, indent=2))

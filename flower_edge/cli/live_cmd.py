@@ -74,9 +74,10 @@ def live_cmd(bundle, source, top_k, half_life, half_life_seconds, margin, hold, 
         # the model's own decode: a camera-size JPEG decoded at the size needed, upright by EXIF
         options = {"existing": existing,
                    "decode": lambda path: load_for_model(path, predictor.image_size, predictor.draft)}
-    frames = open_source(source, **options)
-    display = Display()
+    # The log first: a log that cannot be opened must fail before a camera is started.
     log = JsonlLog(log_path, changes_only) if log_path else None
+    display = Display()
+    frames = open_source(source, **options)
 
     def on_result(result):
         display(result)

@@ -44,7 +44,7 @@ def serve_cmd(bundle, host, port, token, workers, threads, http_threads, max_mb,
     from flower_edge.serve.server import make_server, start_message
 
     pool = PredictorPool(bundle, workers=workers, threads=threads)
-    max_bytes = int(max_mb * 1024 * 1024)
+    max_bytes = int(max_mb * 1e6)
     app = create_app(pool, token=token, max_bytes=max_bytes, max_pixels=int(max_megapixels * 1e6),
                      top_k=top_k)
     server = make_server(app, host, port, threads=http_threads, max_bytes=max_bytes)

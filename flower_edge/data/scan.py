@@ -9,6 +9,7 @@ from pathlib import Path
 
 from flower_edge.data.splits import SPLIT_NAMES, DataSplits
 from flower_edge.errors import DataError
+from flower_edge.runtime.transforms import unreadable_reason
 
 # Decoding at a reduced JPEG scale (Pillow's draft mode) still reads every byte, so
 # truncated files are caught, but it is several times faster on full-size photos.
@@ -51,19 +52,11 @@ def probe_image(path: str | os.PathLike) -> ImageInfo:
     except DataError:
         raise
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
-        raise DataError(f"not a readable image: {path} ({_reason(exc, path)}); remove or replace "
+        raise DataError(f"not a readable image: {path} ({unreadable_reason(exc, path)}); remove or replace "
                         f"the file") from None
     except Image.DecompressionBombError as exc:
         raise DataError(f"image too large: {path} ({exc})") from None
     return info
-
-
-def _reason(exc: BaseException, path) -> str:
-    # Pillow repeats the path inside its message; the caller already names the file.
-    text = " ".join(str(exc).split()) or type(exc).__name__
-    for name in {str(path), str(getattr(exc, "filename", "") or str(path))}:
-        text = text.replace(f"'{name}'", "").replace(name, "")
-    return text.strip(" :") or type(exc).__name__
 
 
 def scan_images(paths, show_progress: bool = False) -> tuple[list[str], list[tuple[str, str]]]:

@@ -95,12 +95,14 @@ def deletion_test(score: Callable[[np.ndarray], np.ndarray], images: np.ndarray,
     def drop(ranks: np.ndarray) -> np.ndarray:
         return start - score(_blur_top(images, blurred, ranks, fraction))[rows, classes]
 
-    drops = {name: drop(_ranks(maps, size, rng, blobs))
-             for name, maps in {"gradcam": cams, **(others or {})}.items()}
+    # Grad-CAM and random draw from `rng` as they did before other maps were scored; each
+    # other map breaks its ties with its own generator, so adding one changes neither.
+    cam_drop = drop(_ranks(cams, size, rng, blobs))
     rand_drop = np.zeros(len(images))
     for _ in range(random_draws):
         rand_drop += drop(upsample(rng.uniform(0, 1, blobs).astype(np.float32), size))
-    cam_drop = drops.pop("gradcam")
+    drops = {name: drop(_ranks(maps, size, np.random.default_rng([seed, k + 1]), blobs))
+             for k, (name, maps) in enumerate((others or {}).items())}
     return summarise(cam_drop, rand_drop / random_draws, fraction, drops)
 
 

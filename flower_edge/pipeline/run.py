@@ -182,9 +182,11 @@ def _quantize(cfg: PipelineConfig, run: RunDir) -> str:
     from flower_edge.quantize.export import quantize_run
 
     # Bundles of an older model or of a variant no longer asked for would be benchmarked.
-    # Only an export folder flower-edge marked as its own is removed; one holding a user's
-    # files is kept, and quantize refuses it with one line.
-    remove_own(run.export, "export")
+    # Only the bundles go (each checked to be flower-edge's); anything else a user put in
+    # export/ stays, and quantize rewrites its own reports.
+    if run.export.is_dir():
+        for child in run.export.iterdir():
+            remove_own(child, "bundle")
     quantize_run(run.path, cfg.quantize)
     return "ran"
 

@@ -16,10 +16,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from flower_edge.errors import UsageError
+
+if TYPE_CHECKING:
+    import numpy as np
+
+# numpy is imported where it is used: cli/live_cmd.py reads the defaults below at start-up,
+# and every `flower-edge` command (`--help` included) imports that module.
 
 # Chosen by scripts/bench_smoothing.py on real photos (its output is in the README): the
 # fewest false flips among settings that cut them >= 5x and switch within 10 frames (p90).
@@ -76,6 +81,8 @@ class Smoother:
 
     def update(self, probs: np.ndarray, now: float | None = None) -> tuple[int, np.ndarray]:
         """Add a frame's probabilities (and its time in seconds); return (shown label, smoothed probs)."""
+        import numpy as np
+
         probs = np.asarray(probs, dtype=np.float32)
         if self.probs is None:
             self.probs = probs.copy()
@@ -96,7 +103,7 @@ class Smoother:
         return ema_weight(cfg.half_life, max(0.0, now - self._last_time))
 
     def _hysteresis(self) -> None:
-        best = int(np.argmax(self.probs))
+        best = int(self.probs.argmax())
         lead = float(self.probs[best] - self.probs[self.label])
         if best == self.label or lead < self.config.margin:
             self._candidate, self._streak = None, 0
@@ -110,6 +117,8 @@ class Smoother:
 def smooth_sequence(probs: np.ndarray, config: SmoothingConfig,
                     times: np.ndarray | None = None) -> np.ndarray:
     """The shown label for each row of `probs` [N, C] (a whole recorded sequence)."""
+    import numpy as np
+
     smoother = Smoother(config)
     labels = np.empty(len(probs), dtype=np.int64)
     for i, row in enumerate(probs):

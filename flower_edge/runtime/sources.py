@@ -165,7 +165,10 @@ def _watch(folder: Path, done: set[str], poll: float, settle: float, give_up: fl
                 continue
             if not name.lower().endswith(IMAGE_EXTENSIONS) or not entry.is_file():
                 continue
-            stat = entry.stat()
+            try:
+                stat = entry.stat()
+            except OSError:  # removed or renamed since the listing (a rotating timelapse)
+                continue
             key = (stat.st_size, stat.st_mtime_ns)
             seen = pending.get(name)
             if seen is None or seen[:2] != key:

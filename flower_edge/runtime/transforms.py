@@ -90,6 +90,14 @@ def _decode(path, size, draft):
     return out, full, box
 
 
+def unreadable_reason(exc: BaseException, path) -> str:
+    """Pillow's message without the path it repeats (the caller's message names the file)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    for name in {str(path), str(getattr(exc, "filename", "") or str(path))}:
+        text = text.replace(f"'{name}'", "").replace(name, "")
+    return text.strip(" :") or type(exc).__name__
+
+
 def load_rgb(path: str | os.PathLike):
     """An image file as an upright RGB PIL image at full resolution; one-line DataError if unreadable."""
     return decode_image(path, None, None)[0]
@@ -103,14 +111,18 @@ def decode_image(path: str | os.PathLike, size=None, draft: float | None = DRAFT
     upright full-resolution size and the region of `image` that holds the whole photo
     (a scaled decode pads the last block), so `eval_transform` crops the same window.
     """
-    from PIL import UnidentifiedImageError
+    from PIL import Image, UnidentifiedImageError
 
     try:
         img, full, box = _decode(path, size, draft)
     except FileNotFoundError:
         raise DataError(f"image not found: {path} (check the path)") from None
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise DataError(f"not a readable image: {path} ({exc}); remove or replace the file") from None
+    except Image.DecompressionBombError as exc:  # one bad file is skipped like any other
+        raise DataError(f"image too large: {path} ({unreadable_reason(exc, path)}); use a smaller "
+                        f"copy of it") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise DataError(f"not a readable image: {path} ({unreadable_reason(exc, path)}); remove or "
+                        f"replace the file") from None
     if min(full) < 2:
         raise DataError(f"image too small: {path} is {full[0]}x{full[1]} px; use images of at least 2x2 px")
     return img, full, box

@@ -14,7 +14,7 @@ from flower_edge.errors import FlowerEdgeError, one_line
 
 SERVE_INSTALL = 'pip install "flower-edge[serve]"'
 STATIC = Path(__file__).with_name("static")
-DEFAULT_MAX_BYTES = 20 * 1024 * 1024   # a 12-50 MP phone JPEG is 3-15 MB
+DEFAULT_MAX_BYTES = 20_000_000   # a 12-50 MP phone JPEG is 3-15 MB (decimal MB, as everywhere)
 DEFAULT_MAX_PIXELS = 50_000_000        # a 50 MP phone photo; a bomb claims far more
 
 
@@ -124,7 +124,8 @@ def _classify(flask, pool, error, max_pixels: int, default_k: int):
 
     request = flask.request
     k = request.args.get("top_k", default_k)
-    if not str(k).isdigit() or int(k) < 1:
+    # isdecimal() alone accepts other scripts' digits, which int() may still refuse
+    if not (str(k).isascii() and str(k).isdecimal()) or len(str(k)) > 6 or int(k) < 1:
         return error(400, f"top_k must be a whole number >= 1, got {k!r}")
     if request.mimetype == "multipart/form-data":
         upload = request.files.get("image") or next(iter(request.files.values()), None)

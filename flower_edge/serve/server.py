@@ -19,7 +19,7 @@ def is_loopback(host: str) -> bool:
 
 
 def make_server(app, host: str = "127.0.0.1", port: int = 8000, threads: int = 8,
-                max_bytes: int = 20 * 1024 * 1024):
+                max_bytes: int = 20_000_000):
     """A waitress server bound to host:port (port 0: any free port; see `.effective_port`)."""
     from waitress import create_server
 

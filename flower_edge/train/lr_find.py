@@ -30,9 +30,10 @@ def lr_find_run(cfg: RunConfig, out=None, run_name=None, force=False, start_lr=1
     """Run the range test on phase 1 of `cfg`; write lr_find.csv/.png/.json into a run dir."""
     from flower_edge.rundir import RunDir
     from flower_edge.train.rundirs import new_run_dir
-    from flower_edge.train.trainer import load_splits
+    from flower_edge.train.trainer import load_splits, single_worker_only
 
     cfg = cfgmod.resolve(cfg)
+    single_worker_only(cfg)
     splits = load_splits(cfg)
     target = new_run_dir(cfg.model.name, out, run_name or None, force, data=cfg.data.path)
     try:

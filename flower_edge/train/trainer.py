@@ -30,13 +30,7 @@ def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = Non
     then the new run lives in a staging folder beside it (see guard.py).
     """
     cfg = cfgmod.resolve(cfg)
-    if cfg.train.strategy == "multiworker":
-        from flower_edge.train.cluster import cluster_size
-
-        if cluster_size() > 1:
-            raise UsageError("TF_CONFIG names several workers: multi-worker training runs "
-                             "through 'flower-edge train --strategy multiworker' "
-                             "(train.multiworker.start_worker), one command per worker")
+    single_worker_only(cfg)
     target = new_run_dir(cfg.model.name, out, run_name, force, data=cfg.data.path)
     run = RunDir(target.work)
     try:
@@ -65,10 +59,24 @@ def _resumable(run: RunDir) -> bool:
         return False
 
 
+def single_worker_only(cfg: RunConfig) -> None:
+    """Refuse a job TF_CONFIG spreads over several workers outside start_worker: each
+    worker would write the same run folder, with no chief and no backup."""
+    if cfg.train.strategy != "multiworker":
+        return
+    from flower_edge.train.cluster import cluster_size
+
+    if cluster_size() > 1:
+        raise UsageError("TF_CONFIG names several workers: multi-worker training runs through "
+                         "'flower-edge train --strategy multiworker --run-name NAME' on every worker "
+                         "(rerun that same command to restart; --resume and --lr-find are single-worker)")
+
+
 def resume_run(path: str) -> RunDir:
     """Continue an interrupted run from its last committed epoch (or finish its reports)."""
     run = existing_run(path)
     cfg = cfgmod.resolve(cfgmod.load_recipe(run.config))
+    single_worker_only(cfg)
     splits = DataSplits.load(run.split)
     return _train_and_finish(cfg, run, splits)
 
