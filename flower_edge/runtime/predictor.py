@@ -58,6 +58,9 @@ class Predictor:
         value_range = self.bundle.manifest["preprocessing"].get("value_range", (0, 255))
         self._lut = input_lut(inp["dtype"], *inp["quantization"], value_range=value_range)
         self._in_buf = np.empty(tuple(int(d) for d in inp["shape"]), dtype=inp["dtype"])
+        # uint8 input with scale 1, zero point 0 (flower-edge's int8 default): pixels go in as
+        # they are, a plain copy instead of a 150k-entry table lookup (~0.09 ms per 224 px image)
+        self._identity = bool(np.array_equal(self._lut, np.arange(256)) and self._lut.dtype == np.uint8)
         out_scale, out_zp = out["quantization"]
         self._out_q = (float(out_scale), float(out_zp)) if np.dtype(out["dtype"]).kind in "iu" else None
         self._softmax = self.bundle.output_kind == "logits"
@@ -85,7 +88,10 @@ class Predictor:
 
     def invoke_one(self, image_uint8: np.ndarray) -> np.ndarray:
         """Scores for one preprocessed HxWx3 uint8 image: float32 [C] (the hot path)."""
-        np.take(self._lut, image_uint8, out=self._in_buf[0], mode="clip")  # unbuffered
+        if self._identity and image_uint8.dtype == np.uint8:
+            np.copyto(self._in_buf[0], image_uint8)
+        else:
+            np.take(self._lut, image_uint8, out=self._in_buf[0], mode="clip")  # unbuffered
         self._interp.set_tensor(self._in_index, self._in_buf)
         self._interp.invoke()
         raw = self._interp.get_tensor(self._out_index)[0]
