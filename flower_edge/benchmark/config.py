@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from flower_edge.errors import UsageError
-from flower_edge.explain.settings import DEFAULT_SEGMENTS
+from flower_edge.explain.settings import DEFAULT_SEGMENTS, PREDICTION_MAPS
 
-DELETION_METHODS = ("lime", "occlusion")
+DELETION_METHODS = PREDICTION_MAPS  # scored beside Grad-CAM and random
 BENCHMARK_LIME_SAMPLES = 500
 
 

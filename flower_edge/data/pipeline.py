@@ -15,16 +15,12 @@ import os
 import numpy as np
 
 from flower_edge.data.scan import probe_image, scan_images, warn_unreadable
-from flower_edge.runtime.transforms import load_for_model
+from flower_edge.runtime.transforms import load_for_model, size_hw
 
 __all__ = ["make_dataset", "eval_images", "scan_images", "AUGMENT"]
 
 # The augmentation of published flower-classification studies.
 AUGMENT = {"zoom": (0.8, 1.2), "rotation_deg": 20.0, "brightness": (0.7, 1.3), "hflip": True}
-
-
-def _size(image_size) -> tuple[int, int]:
-    return (image_size, image_size) if isinstance(image_size, int) else tuple(image_size)
 
 
 def _decode_eval(path, height, width) -> np.ndarray:
@@ -43,7 +39,7 @@ def decode_eval(path, image_size):
     from flower_edge.tfcompat import tf
 
     t = tf()
-    height, width = _size(image_size)
+    height, width = size_hw(image_size)
     image = t.numpy_function(_decode_eval, [path, height, width], t.uint8, stateful=False)
     image.set_shape([height, width, 3])
     return image
@@ -127,7 +123,7 @@ def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=Fal
     keep, bad = _readable(paths)
     warn_unreadable(bad)
     ys = [label_of[p] for p in keep]
-    size = _size(image_size)
+    size = size_hw(image_size)
 
     def load(path, y):
         image = decode_eval(path, size)  # uint8: caches compactly
@@ -164,7 +160,7 @@ def eval_images(paths, size, label: str | None = None) -> np.ndarray:
         from flower_edge.progress import progress
 
         items = progress(paths, label, length=len(paths))
-    h, w = _size(size)
+    h, w = size_hw(size)
     out = np.empty((len(paths), h, w, 3), dtype=np.uint8)
     for i, p in enumerate(items):
         out[i] = load_for_model(os.fspath(p), (h, w))

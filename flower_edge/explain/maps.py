@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flower_edge.explain.settings import LimeSettings
-
-PREDICTION_MAPS = ("lime", "occlusion")
+from flower_edge.explain.settings import PREDICTION_MAPS, LimeSettings
 
 
 def prediction_maps(method: str, predict, images: np.ndarray, classes, settings: LimeSettings = LimeSettings(),

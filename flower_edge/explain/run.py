@@ -9,13 +9,12 @@ import numpy as np
 
 from flower_edge.errors import UsageError
 from flower_edge.explain.lime import import_lime
-from flower_edge.explain.settings import LimeSettings
+from flower_edge.explain.settings import PREDICTION_MAPS, LimeSettings
 from flower_edge.rundir import RunDir
 from flower_edge.runtime.transforms import load_for_model
 
 METHODS = ("gradcam", "saliency", "activation-max", "occlusion", "lime")
 GRADIENT_METHODS = ("gradcam", "saliency", "activation-max")
-PREDICTION_METHODS = ("occlusion", "lime")  # need only predictions, so they run on a bundle too
 
 
 def explain(run_dir: str | os.PathLike, images: list[str], method: str, class_value: str | None = None,
@@ -24,7 +23,7 @@ def explain(run_dir: str | os.PathLike, images: list[str], method: str, class_va
     """Write explanation PNGs for `images`; returns their paths."""
     if method not in METHODS:
         raise UsageError(f"unknown --method '{method}' (choose one of {', '.join(METHODS)})")
-    if bundle is not None and method not in PREDICTION_METHODS:
+    if bundle is not None and method not in PREDICTION_MAPS:
         raise UsageError(f"--method {method} needs gradients, which a .tflite bundle has not; "
                          f"use --method occlusion or lime with --bundle, or drop --bundle")
     if method == "lime":
@@ -43,7 +42,7 @@ def explain(run_dir: str | os.PathLike, images: list[str], method: str, class_va
     pictures = np.stack([load_for_model(p, loaded.size) for p in images]) if images else None
     if method == "activation-max":
         return _activation_max(loaded, pictures, cls, folder)
-    if method in PREDICTION_METHODS:
+    if method in PREDICTION_MAPS:
         from flower_edge.explain.occlusion import keras_predict
 
         return _by_prediction(keras_predict(loaded.model), loaded.labels, images, pictures, cls, folder,

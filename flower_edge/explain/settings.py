@@ -9,7 +9,10 @@ from dataclasses import dataclass
 # stops improving (top-5 superpixels shared: 0.85-0.86; 0.87 at 4000).
 DEFAULT_SAMPLES = 2000
 DEFAULT_SEGMENTS = 25
-TOP_SEGMENTS = 5  # superpixels shown in the mask and compared for stability
+TOP_SEGMENTS = 5
+# Maps that need only the model's predictions (no gradients): they run on a .tflite bundle
+# too, and the deletion test scores them beside Grad-CAM.
+PREDICTION_MAPS = ("lime", "occlusion")  # superpixels shown in the mask and compared for stability
 
 
 @dataclass(frozen=True)

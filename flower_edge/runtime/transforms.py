@@ -28,13 +28,13 @@ _TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}
 _SWAPS_AXES = (5, 6, 7, 8)
 
 
-def _size(size) -> tuple[int, int]:
+def size_hw(size) -> tuple[int, int]:
     return (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
 
 
 def resized_size(w: int, h: int, size) -> tuple[int, int]:
     """(new_w, new_h): a w x h image resized so its shorter side covers `size` (h, w)."""
-    height, width = _size(size)
+    height, width = size_hw(size)
     scale = max(width / w, height / h)
     return max(width, round(w * scale)), max(height, round(h * scale))
 
@@ -137,7 +137,7 @@ def eval_transform(img, size, draft: float | None = DRAFT, full=None, box=None) 
     """
     from PIL import Image
 
-    height, width = _size(size)
+    height, width = size_hw(size)
     new_w, new_h = resized_size(*(full or img.size), size)
     img = img.resize((new_w, new_h), Image.BILINEAR, box=box, reducing_gap=draft)
     left, top = (new_w - width) // 2, (new_h - height) // 2
