@@ -199,11 +199,20 @@ def prepare(path: str | os.PathLike, kind: str, what: str, replace: bool,
     return _staged(final, kind, False)
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def _staged(final: Path, kind: str, created: bool) -> Target:
     final.parent.mkdir(parents=True, exist_ok=True)
     # The writer's pid in the name lets a later run tell a killed writer's leftovers
     # from a folder another process is still writing.
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}{STAGING}{os.getpid()}-", dir=final.parent))
+    # mkdtemp makes 0700; the folder becomes the user's output, so give it mkdir's mode
+    # (a bundle copied to a Pi may be served by another user, e.g. a systemd service).
+    work.chmod(0o777 & ~_umask())
     write_marker(work, kind)
     return Target(final, work, kind, created)
 

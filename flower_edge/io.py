@@ -48,3 +48,18 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
         for block in iter(lambda: fh.read(chunk), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def gzip_size(path: str | os.PathLike, level: int = 9, chunk: int = 1 << 20) -> int:
+    """Bytes of `path` gzip-compressed at `level`: what a model costs over the air.
+
+    Streamed through zlib (wbits=31 writes the gzip header and trailer), so the file is
+    never held whole in memory on a Pi; the count equals len(gzip.compress(data, level))."""
+    import zlib
+
+    compressor = zlib.compressobj(level, zlib.DEFLATED, 31)
+    total = 0
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(chunk), b""):
+            total += len(compressor.compress(block))
+    return total + len(compressor.flush())

@@ -1,19 +1,22 @@
 #!/usr/bin/env python
 """INT8 fidelity: the TF-tutorial recipe vs flower-edge's default train + quantize --int8.
 
-Both are measured on the same split (the flower-edge run's split.json) and print
-float top-1, int8 top-1, int8<->float top-1 agreement and sizes, side by side.
+Both are measured on the same photos and print float top-1, int8 top-1, int8<->float
+top-1 agreement, the mean KL divergence of int8's probabilities from float's, and sizes,
+side by side. The photos: `--eval-images DIR` (a folder per class that no training or
+calibration saw, e.g. flowers5-eval), else the run's test split.
 
     python scripts/bench_int8_fidelity.py --data ../shared/data/flowers5 \
-        --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 --out artifacts/bench-int8
+        --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 --out artifacts/bench-int8 \
+        --eval-images ../shared/data/flowers5-eval
 
 The tutorial recipe: the pretrained MobileNetV2 base frozen, a new softmax head,
 10 epochs of Adam, then Optimize.DEFAULT + 100 random training images +
 TFLITE_BUILTINS_INT8 with uint8 input and output. flower-edge runs through its
 CLI with default settings, so the figures are what a user gets. Further rows take
 the int8 steps away on the same run (the converter alone; + bias correction; + MSE
-activation ranges; the default adds mean correction), add the opt-in `--weight-scales mse`, then
-`--int16x8`, and `--qat-epochs N` if asked.
+activation ranges; the default adds mean correction), add the opt-in `--weight-scales mse`
+and `--rounding gptq`, then `--int16x8`, and `--qat-epochs N` if asked.
 The PASS/FAIL targets are judged on the default `--int8` row only.
 """
 
@@ -43,6 +46,7 @@ class Row:
     float_top1: float
     int8_top1: float
     agreement: float
+    kl: float  # mean KL(float || int8) over the photos, nats
     float_mb: float
     int8_mb: float
     seconds: float
@@ -56,6 +60,18 @@ def test_split(run: Path, size: int):
     splits = DataSplits.load(run / "split.json")
     x = np.stack([load_for_model(p, size) for p in splits.test.paths])
     return splits, x, np.asarray(splits.test.labels)
+
+
+def folder_set(folder: Path, classes: list[str], size: int):
+    """Every photo of a folder-per-class set (eval transform, uint8) and labels in `classes` order."""
+    from flower_edge.runtime.files import expand_inputs
+    from flower_edge.runtime.transforms import load_for_model
+
+    paths = [p for p in expand_inputs([folder]) if p.parent.name in classes]
+    if not paths:
+        raise SystemExit(f"no photos of the classes {classes} under {folder}")
+    return np.stack([load_for_model(p, size) for p in paths]), np.array([classes.index(p.parent.name)
+                                                                        for p in paths])
 
 
 def tflite_probs(model_path: Path, images: np.ndarray) -> np.ndarray:
@@ -84,8 +100,10 @@ def tflite_probs(model_path: Path, images: np.ndarray) -> np.ndarray:
 
 def row(recipe, y, p_float, p_int8, float_mb, int8_mb, seconds) -> Row:
     af, aq = p_float.argmax(1), p_int8.argmax(1)
+    pf, pq = np.clip(p_float, 1e-7, 1.0), np.clip(p_int8, 1e-7, 1.0)
+    kl = float(np.mean(np.sum(pf * (np.log(pf) - np.log(pq)), axis=1)))
     return Row(recipe, len(y), float(np.mean(af == y)), float(np.mean(aq == y)),
-               float(np.mean(af == aq)), float_mb, int8_mb, seconds)
+               float(np.mean(af == aq)), kl, float_mb, int8_mb, seconds)
 
 
 def tutorial(splits, weights: str, size: int, x_test, y_test, out: Path, seed: int) -> Row:
@@ -153,16 +171,22 @@ ABLATIONS = [
      "int8-nomc", "  same run, + bias correction + MSE activation ranges"),
     (["--int8", "--weight-scales", "mse"],
      "int8-wmse", "  same run, default + --weight-scales mse (opt-in)"),
+    (["--int8", "--rounding", "gptq"],
+     "int8-gptq", "  same run, default + --rounding gptq (learned rounding, opt-in)"),
     (["--int16x8"], "int16x8", "  same run, quantize --int16x8 (int16 activations)"),
 ]
 
 
-def flower_edge_row(run: Path, x_test, y_test, seconds: float, variant: str = "int8",
-                    recipe: str = "flower-edge default train + quantize --int8") -> Row:
+def float_probs(run: Path, x_test) -> np.ndarray:
     from flower_edge.tfcompat import keras
 
     model = keras().models.load_model(run / "model.keras")
-    p_float = model.predict(x_test.astype(np.float32), batch_size=32, verbose=0)
+    return model.predict(x_test.astype(np.float32), batch_size=32, verbose=0)
+
+
+def flower_edge_row(run: Path, x_test, y_test, seconds: float, variant: str = "int8",
+                    recipe: str = "flower-edge default train + quantize --int8", p_float=None) -> Row:
+    p_float = float_probs(run, x_test) if p_float is None else p_float
     int8 = run / "export" / variant / "model.tflite"
     p_int8 = tflite_probs(int8, x_test)
     fp32_mb = (run / "export" / "fp32" / "model.tflite").stat().st_size / 1e6
@@ -170,11 +194,11 @@ def flower_edge_row(run: Path, x_test, y_test, seconds: float, variant: str = "i
 
 
 def render(rows: list[Row]) -> str:
-    lines = ["| recipe | test imgs | float top-1 | int8 top-1 | int8 vs float | agreement | fp32 MB | int8 MB |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| recipe | test imgs | float top-1 | int8 top-1 | int8 vs float | agreement | KL to float "
+             "| fp32 MB | int8 MB |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r.recipe} | {r.test_images} | {r.float_top1:.1%} | {r.int8_top1:.1%} | "
-                     f"{(r.int8_top1 - r.float_top1) * 100:+.1f} pp | {r.agreement:.1%} | "
+                     f"{(r.int8_top1 - r.float_top1) * 100:+.1f} pp | {r.agreement:.2%} | {r.kl:.4f} | "
                      f"{r.float_mb:.2f} | {r.int8_mb:.2f} |")
     return "\n".join(lines)
 
@@ -191,6 +215,9 @@ def main(argv=None) -> int:
     ap.add_argument("--train-arg", action="append", default=[], help="extra flag for flower-edge train")
     ap.add_argument("--no-ablations", dest="ablations", action="store_false",
                     help="skip the rows that take one int8 refinement away at a time, and int16x8")
+    ap.add_argument("--eval-images", type=Path, default=None,
+                    help="score on this folder-per-class set (e.g. ../shared/data/flowers5-eval) "
+                         "instead of the run's test split")
     ap.add_argument("--qat-epochs", type=int, default=0,
                     help="also measure 'quantize --qat-epochs N' on the same run (0: skip)")
     args = ap.parse_args(argv)
@@ -200,15 +227,20 @@ def main(argv=None) -> int:
     reuse = args.reuse_run and (run / "model.keras").is_file()
     run, seconds = flower_edge(args.data, args.weights, out, args.seed, args.train_arg, train=not reuse)
     splits, x_test, y_test = test_split(run, args.size)
+    if args.eval_images:
+        x_test, y_test = folder_set(args.eval_images, list(splits.classes), args.size)
+    p_float = float_probs(run, x_test)
     rows = [tutorial(splits, args.weights, args.size, x_test, y_test, out, args.seed),
-            flower_edge_row(run, x_test, y_test, seconds)]
+            flower_edge_row(run, x_test, y_test, seconds, p_float=p_float)]
     for flags, variant, label in ABLATIONS if args.ablations else []:
         seconds = flower_edge_quantize(run, flags)
-        rows.append(flower_edge_row(run, x_test, y_test, seconds, variant, label))
+        rows.append(flower_edge_row(run, x_test, y_test, seconds, variant, label, p_float))
+        print(render(rows[-1:]).splitlines()[-1], flush=True)
     if args.qat_epochs:
         seconds = flower_edge_quantize(run, ["--qat-epochs", str(args.qat_epochs)])
         rows.append(flower_edge_row(run, x_test, y_test, seconds, "int8-qat",
-                                    f"  same run, quantize --qat-epochs {args.qat_epochs} (distilled QAT)"))
+                                    f"  same run, quantize --qat-epochs {args.qat_epochs} (distilled QAT)",
+                                    p_float))
     table = render(rows)
     print(table)
     tut = rows[0]

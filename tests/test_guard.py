@@ -177,3 +177,15 @@ def test_a_folder_with_synthetic_json_and_a_users_photo_is_not_a_synthetic_set(t
     assert guard.is_kind(folder, "synthetic")
     (folder / "rose" / "my_photo.jpg").write_bytes(b"jpg")
     assert not guard.is_kind(folder, "synthetic")
+
+
+def test_outputs_get_mkdirs_mode_not_mkdtemps(tmp_path):
+    """A staged output ends up as readable as a folder mkdir makes (a Pi service user reads it)."""
+    old = os.umask(0o022)
+    try:
+        with guard.atomic_dir(tmp_path / "bundle", kind="bundle") as work:
+            (work / "model.tflite").write_bytes(b"x")
+        (tmp_path / "plain").mkdir()
+    finally:
+        os.umask(old)
+    assert (tmp_path / "bundle").stat().st_mode & 0o777 == (tmp_path / "plain").stat().st_mode & 0o777 == 0o755

@@ -1,4 +1,4 @@
-"""flower-edge's own int8 rounding decisions (quantize/refine.py): MSE weight scales
+"""flower-edge's own int8 rounding decisions (quantize/int8/refine.py): MSE weight scales
 refitted into the converter's int8 model, and MSE activation ranges set between the
 converter's calibration and its quantizer. The model here is built like the shared
 pretrained MobileNetV2: its kernels were recovered from an 8-bit model, so each lies on
@@ -69,7 +69,7 @@ def _run(model_bytes: bytes, images: np.ndarray):
 
 
 def test_mse_scales_find_a_coarser_grid_exactly_and_are_never_worse_than_max():
-    from flower_edge.quantize.refine import quantize_rows
+    from flower_edge.quantize.int8.refine import quantize_rows
 
     rng = np.random.default_rng(1)
     grid = np.round(rng.normal(0, 30, (6, 50))).clip(-90, 90) * 0.013  # max ~90 steps, not 127
@@ -115,7 +115,7 @@ def test_refit_weights_are_exact_on_grid_kernels_and_keep_bias_scales_consistent
 
 
 def test_activation_ranges_clip_rare_outliers_and_leave_the_model_edges_alone():
-    from flower_edge.quantize.refine import best_range
+    from flower_edge.quantize.int8.refine import best_range
 
     counts = np.zeros(2048)
     counts[:200] = 10000.0  # dense mass in the bottom 10% of [0, 60]
@@ -150,8 +150,8 @@ def test_refinement_knobs_name_the_variant_and_reject_unknown_values():
 def test_mean_correction_pulls_int8_layer_means_onto_float_and_the_output_closer():
     from flower_edge.quantize.config import QuantizationConfig
     from flower_edge.quantize.convert import make_converter
-    from flower_edge.quantize.mean_correction import _biased_ops, channel_means, correct_means
-    from flower_edge.quantize.refine import _model
+    from flower_edge.quantize.int8.mean_correction import _biased_ops, channel_means, correct_means
+    from flower_edge.quantize.int8.refine import _model
 
     model = _grid_model()
     calib, fresh = _images(2), _images(3)

@@ -100,7 +100,7 @@ def test_qat_quantizes_depthwise_per_channel_and_starts_from_real_ranges():
 
 def _rounded(model):
     """A copy of `model` with every kernel rounded the way the TFLite converter rounds it."""
-    from flower_edge.quantize.bias_correction import KERNEL_LAYERS, rounding_error
+    from flower_edge.quantize.int8.bias_correction import KERNEL_LAYERS, rounding_error
     from flower_edge.tfcompat import keras
 
     copy = keras().models.clone_model(model)
@@ -115,7 +115,7 @@ def _rounded(model):
 
 
 def test_bias_correction_cancels_the_mean_shift_of_int8_weight_rounding():
-    from flower_edge.quantize.bias_correction import correct_weight_bias, rounding_error
+    from flower_edge.quantize.int8.bias_correction import correct_weight_bias, rounding_error
     from flower_edge.tfcompat import keras
 
     model = _offset_model(seed=3)

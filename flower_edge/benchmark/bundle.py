@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 from flower_edge.benchmark.rows import BenchmarkRow, LatencyStat
+from flower_edge.io import gzip_size
 
 
 def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int, warmup: int) -> BenchmarkRow:
@@ -23,6 +24,10 @@ def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int,
         row.peak_memory_mb = max(row.peak_memory_mb or 0.0, m.added_mb)
         row.interpreter = m.interpreter
     row.size_mb = (bundle / MODEL_NAME).stat().st_size / 1e6  # decimal MB, as quantize reports
+    row.gzip_mb = gzip_size(bundle / MODEL_NAME) / 1e6
+    # measure_latency loaded the bundle, which checks the file against this sha256: it is
+    # what `flower-edge compare --latency` matches this device measurement by.
+    row.model_sha256 = manifest["files"]["model"]["sha256"]
     return row
 
 
@@ -44,11 +49,11 @@ def bench_images(bundle: str | os.PathLike, paths: list[Path], threads: tuple[in
 
 def latency_table(rows: list[BenchmarkRow], threads: tuple[int, ...]) -> str:
     """A Markdown table of the latency-only columns."""
-    head = ["variant", "size MB", "load ms", "peak mem MB", *[f"{t} thr median / p90 ms" for t in threads],
+    head = ["variant", "size MB", "gzip MB", "load ms", "peak mem MB", *[f"{t} thr median / p90 ms" for t in threads],
             "interpreter"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
-        cells = [row.variant, f"{row.size_mb:.3f}", f"{row.load_ms:.0f}", f"{row.peak_memory_mb:.1f}"]
+        cells = [row.variant, f"{row.size_mb:.3f}", f"{row.gzip_mb:.3f}", f"{row.load_ms:.0f}", f"{row.peak_memory_mb:.1f}"]
         cells += [f"{s.median_ms:.2f} / {s.p90_ms:.2f}" for s in row.latency]
         lines.append("| " + " | ".join(cells + [row.interpreter or "–"]) + " |")
     return "\n".join(lines)

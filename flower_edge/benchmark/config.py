@@ -16,6 +16,9 @@ class BenchmarkConfig:
     """Knobs of one benchmark run. Recipes in benchmark/*.toml map onto it."""
 
     split: str = "test"
+    # A folder-per-class set scored instead of the split (its classes = the run's labels):
+    # one common set makes runs trained differently comparable (`flower-edge compare`).
+    eval_data: str = ""
     threads: tuple[int, ...] = (1, 2, 4)
     runs: int = 50  # timed invokes per thread count, batch 1
     warmup: int = 5  # untimed invokes before timing

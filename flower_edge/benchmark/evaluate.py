@@ -18,9 +18,9 @@ def split_subset(run: RunDir, split: str, max_images: int = 0, seed: int = 0):
     part = splits.split(split)
     if len(part) == 0:
         raise DataError(f"the '{split}' split of {run.path} is empty; pick another with --split")
-    idx = np.arange(len(part))
-    if 0 < max_images < len(part):
-        idx = np.sort(np.random.default_rng(seed).permutation(len(part))[:max_images])
+    from flower_edge.benchmark.imageset import subset
+
+    idx = subset(len(part), max_images, seed)
     return [part.paths[i] for i in idx], np.asarray(part.labels)[idx], list(splits.classes)
 
 

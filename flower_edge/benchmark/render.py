@@ -17,14 +17,14 @@ def _num(value, fmt: str) -> str:
 
 def table(rows: list[BenchmarkRow], threads: list[int], drift: bool = False) -> str:
     """The one Markdown table: a row per variant, a latency column pair per thread count."""
-    head = ["variant", "status", "size MB", "load ms", "peak mem MB"]
+    head = ["variant", "status", "size MB", "gzip MB", "load ms", "peak mem MB"]
     head += [f"{t} thr median / p90 ms" for t in threads]
     head += ["top-1", "top-5", "mean class acc", "agreement", "KL", *(["occlusion ρ"] if drift else []),
              "interpreter"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         cells = [f"`{row.variant}`", row.status if row.status == "ok" else f"failed: {row.error}",
-                 _num(row.size_mb, ".3f"), _num(row.load_ms, ".0f"), _num(row.peak_memory_mb, ".1f")]
+                 _num(row.size_mb, ".3f"), _num(row.gzip_mb, ".3f"), _num(row.load_ms, ".0f"), _num(row.peak_memory_mb, ".1f")]
         for t in threads:
             stat = row.latency_at(t)
             cells.append(DASH if stat is None else f"{stat.median_ms:.2f} / {stat.p90_ms:.2f}")
@@ -41,8 +41,9 @@ def markdown(report: BenchmarkReport) -> str:
     """benchmark.md: the table, then the checks as short text."""
     drift = any(r.occlusion_spearman is not None for r in report.rows)
     out = [f"# Benchmark of `{Path(report.run).name}`", "",
-           (f"{report.images} images of the `{report.split}` split; latency: batch 1, median and p90 of "
-            f"{report.runs} runs after {report.warmup} warmup. Agreement and KL are against `keras`."),
+           (f"{images_text(report.image_set, report.images, report.split)}; latency: batch 1, median "
+            f"and p90 of {report.runs} runs after {report.warmup} warmup. Agreement and KL are against "
+            f"`keras`. gzip MB: the model file after gzip -9, what an over-the-air update sends."),
            "", table(report.rows, report.threads, drift), ""]
     out += [f"- **note:** {note}" for note in report.notes]
     out += [f"- Peak memory: {report.memory_method}."]
@@ -54,6 +55,16 @@ def markdown(report: BenchmarkReport) -> str:
     if report.gradcam_images:
         out += ["", "Grad-CAM overlays: " + ", ".join(f"[{Path(p).stem}]({p})" for p in report.gradcam_images)]
     return "\n".join(out) + "\n"
+
+
+def images_text(image_set, images: int, split: str) -> str:
+    """'75 images of the `test` split' or '1500 images of `DIR` (--eval-data, fingerprint ab12…)'."""
+    if image_set is None:  # a benchmark.json written before image sets were recorded
+        return f"{images} images of the `{split}` split"
+    get = image_set.get if isinstance(image_set, dict) else lambda key: getattr(image_set, key)
+    if get("kind") == "split":
+        return f"{get('images')} images of the `{get('name')}` split (fingerprint {get('fingerprint')[:12]})"
+    return f"{get('images')} images of `{get('name')}` (--eval-data, fingerprint {get('fingerprint')[:12]})"
 
 
 def _deletion_lines(report: BenchmarkReport) -> list[str]:

@@ -7,7 +7,7 @@ round-trip through JSON. The deletion test's result is the explain stage's own
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 from flower_edge.explain.deletion import DeletionResult
 
@@ -31,6 +31,7 @@ class BenchmarkRow:
     status: str = "ok"  # "ok" | "failed"
     error: str | None = None
     size_mb: float | None = None
+    gzip_mb: float | None = None  # the model file gzip -9: what goes over the air to a fleet
     load_ms: float | None = None
     peak_memory_mb: float | None = None
     latency: list[LatencyStat] = field(default_factory=list)
@@ -41,9 +42,33 @@ class BenchmarkRow:
     kl_divergence: float | None = None  # mean KL(keras || variant)
     occlusion_spearman: float | None = None  # explanation drift vs the Keras model
     interpreter: str | None = None
+    model_sha256: str | None = None  # of model.tflite, from the manifest: ties a row to a bundle
 
     def latency_at(self, threads: int) -> LatencyStat | None:
         return next((s for s in self.latency if s.threads == threads), None)
+
+    @classmethod
+    def from_dict(cls, raw: dict) -> BenchmarkRow:
+        """A row from benchmark.json (or `benchmark --bundle --json`); unknown keys are
+        dropped, so files from older or newer versions still load."""
+        known = {f.name for f in fields(cls)}
+        row = cls(**{k: v for k, v in raw.items() if k in known and k != "latency"})
+        row.latency = [LatencyStat(**{k: s[k] for k in ("threads", "median_ms", "p90_ms")})
+                       for s in raw.get("latency") or []]
+        return row
+
+
+@dataclass
+class ImageSet:
+    """Which images accuracy was scored on, so reports can be checked for "same images".
+
+    `fingerprint`: sha256 over the sorted lines `relative/path<TAB>class<TAB>sha256(file)`
+    (see benchmark/imageset.py for why content, not names or sizes)."""
+
+    kind: str  # "split" | "folder"
+    name: str  # the split's name, or the folder as given
+    images: int
+    fingerprint: str
 
 
 @dataclass
@@ -73,6 +98,7 @@ class BenchmarkReport:
     misclassification: Misclassification | None = None
     gradcam_images: list[str] = field(default_factory=list)  # relative to report/
     memory_method: str = ""
+    image_set: ImageSet | None = None
 
     def to_json(self) -> dict:
         return asdict(self)

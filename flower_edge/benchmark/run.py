@@ -21,6 +21,7 @@ from flower_edge.benchmark.rows import BenchmarkReport, BenchmarkRow, LatencySta
 from flower_edge.data.pipeline import eval_images
 from flower_edge.errors import FlowerEdgeError, one_line
 from flower_edge.guard import adding_to
+from flower_edge.io import gzip_size
 from flower_edge.progress import progress
 from flower_edge.rundir import RunDir
 
@@ -53,12 +54,13 @@ def benchmark_run(run_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
 def _benchmark(run: RunDir, cfg: BenchmarkConfig) -> BenchmarkReport:
     from flower_edge.models.build import load_keras_model
 
-    paths, labels, classes = split_subset(run, cfg.split, cfg.max_images, cfg.seed)
+    paths, labels, classes, image_set = _images(run, cfg)
     model = load_keras_model(run.model)
     data = EvalSet(paths, labels, classes, {})
     data.at(model_size(model))
     bundles = run.bundles()
-    report = BenchmarkReport(run=str(run.path), split=cfg.split, images=len(paths),
+    report = BenchmarkReport(run=str(run.path), split=image_set.name if image_set.kind == "split" else
+                             Path(image_set.name).name, images=len(paths), image_set=image_set,
                              threads=list(cfg.threads), runs=cfg.runs, warmup=cfg.warmup, rows=[],
                              memory_method=MEMORY_METHOD + "; TFLite: VmHWM growth while loading "
                              "and invoking the bundle (flower_edge.runtime.latency)")
@@ -84,11 +86,26 @@ def _benchmark(run: RunDir, cfg: BenchmarkConfig) -> BenchmarkReport:
     return report
 
 
+def _images(run: RunDir, cfg: BenchmarkConfig):
+    """(paths, labels, classes, ImageSet): the run's split, or --eval-data's labelled folder."""
+    from flower_edge.benchmark.imageset import describe, labelled_folder
+    from flower_edge.data.splits import DataSplits
+
+    if cfg.eval_data:
+        classes = run.read_labels()
+        paths, labels = labelled_folder(cfg.eval_data, classes, cfg.max_images, cfg.seed)
+        return paths, labels, classes, describe("folder", cfg.eval_data, paths, labels, classes, cfg.eval_data)
+    paths, labels, classes = split_subset(run, cfg.split, cfg.max_images, cfg.seed)
+    root = DataSplits.load(run.split).root
+    return paths, labels, classes, describe("split", cfg.split, paths, labels, classes, root)
+
+
 def _keras_row(run: RunDir, model, data: EvalSet, cfg: BenchmarkConfig):
     from flower_edge.explain.occlusion import keras_predict
 
     row = BenchmarkRow(variant=KERAS, kind="keras", path=str(run.model), interpreter="tf_keras",
-                       size_mb=run.model.stat().st_size / 1e6)  # decimal MB, as quantize reports
+                       size_mb=run.model.stat().st_size / 1e6,  # decimal MB, as quantize reports
+                       gzip_mb=gzip_size(run.model) / 1e6)
     probs = keras_predict(model)(data.at(model_size(model)))
     try:
         for threads in cfg.threads:
@@ -110,7 +127,9 @@ def _tflite_row(bundle: Path, data: EvalSet, cfg: BenchmarkConfig):
     row = BenchmarkRow(variant=bundle.name, kind="tflite", path=str(bundle))
     try:
         row.size_mb = model_file.stat().st_size / 1e6  # decimal MB, as quantize reports
+        row.gzip_mb = gzip_size(model_file) / 1e6
         predictor = Predictor(bundle)
+        row.model_sha256 = predictor.bundle.manifest["files"]["model"]["sha256"]
         row.interpreter = predictor.interpreter_name
         probs = tflite_probabilities(predictor, data.at(bundle_size(predictor.bundle.manifest)))
         for threads in cfg.threads:

@@ -27,6 +27,9 @@ def _config(recipe, **flags):
               help="Time one bundle only (latency, size, memory); needs no TensorFlow, so it runs on the Pi.")
 @click.option("--config", "recipe", type=click.Path(path_type=Path), help="A recipe, e.g. benchmark/default.toml.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split to score on [test].")
+@click.option("--eval-data", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
+              help="Score accuracy on this folder-per-class set (classes = the run's labels) instead of "
+                   "the split: the common image set 'flower-edge compare' needs across runs.")
 @click.option("--threads", help="Comma-separated thread counts to time [1,2,4].")
 @click.option("--runs", type=click.IntRange(min=1), help="Timed batch-1 runs per thread count [50].")
 @click.option("--warmup", type=click.IntRange(min=0), help="Untimed runs before timing [5].")
@@ -39,8 +42,8 @@ def _config(recipe, **flags):
 @click.option("--workers", type=click.IntRange(min=0), default=None, metavar="N",
               help="With --images: decode threads for the end-to-end pass [cores - 1, at most 4].")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON instead of a table.")
-def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_images, explain, images,
-                  workers, as_json) -> None:
+def benchmark_cmd(run_dir, bundle, recipe, split, eval_data, threads, runs, warmup, max_images, explain,
+                  images, workers, as_json) -> None:
     """Size, latency, memory and accuracy of a run's Keras model and every exported variant.
 
     Writes RUN_DIR/report/benchmark.json, benchmark.md (one table), pareto.png,
@@ -50,14 +53,19 @@ def benchmark_cmd(run_dir, bundle, recipe, split, threads, runs, warmup, max_ima
     Example:
       flower-edge benchmark artifacts/mnv2 --threads 1,2,4 --runs 50
       flower-edge benchmark artifacts/mnv2 --max-images 200 --no-explain
+      flower-edge benchmark artifacts/mnv2 --eval-data ../shared/data/flowers5-eval --no-explain
       flower-edge benchmark --bundle artifacts/mnv2/export/int8 --threads 1,4
       flower-edge benchmark --bundle artifacts/mnv2/export/int8 --images photos/ --threads 4
     """
-    cfg = _config(recipe, split=split, threads=threads, runs=runs, warmup=warmup,
-                  max_images=max_images, explain=explain)
+    if split is not None and eval_data is not None:
+        raise UsageError("--split scores the run's own split, --eval-data a folder: pass one of them")
+    cfg = _config(recipe, split=split, eval_data=str(eval_data) if eval_data else None, threads=threads,
+                  runs=runs, warmup=warmup, max_images=max_images, explain=explain)
     if bundle is not None:
         if run_dir is not None:
             raise UsageError("pass either RUN_DIR or --bundle, not both")
+        if eval_data is not None:
+            raise UsageError("--eval-data scores a run's variants on labelled photos: pass RUN_DIR, not --bundle")
         from flower_edge.benchmark.bundle import bench_bundle, bench_images, image_paths, latency_table
         from flower_edge.runtime.throughput import images_table
 

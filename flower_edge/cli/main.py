@@ -75,8 +75,10 @@ def cli() -> None:
 def _register() -> None:
     from flower_edge.cli import (
         benchmark_cmd,
+        compare_cmd,
         data_cmd,
         demo_cmd,
+        distill_cmd,
         explain_cmd,
         live_cmd,
         predict_cmd,
@@ -85,8 +87,8 @@ def _register() -> None:
         train_cmd,
     )
 
-    for module in (data_cmd, train_cmd, quantize_cmd, benchmark_cmd, explain_cmd, predict_cmd,
-                   live_cmd, serve_cmd, demo_cmd):
+    for module in (data_cmd, train_cmd, distill_cmd, quantize_cmd, benchmark_cmd, compare_cmd, explain_cmd,
+                   predict_cmd, live_cmd, serve_cmd, demo_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -34,12 +34,21 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
                    "(exact for weights from an 8-bit model) [default: max].")
 @click.option("--activation-ranges", type=click.Choice(["mse", "minmax"]), default=None,
               help="int8 activation ranges: least squared error, or the converter's min/max [default: mse].")
+@click.option("--rounding", type=click.Choice(["nearest", "gptq"]), default=None,
+              help="int8 weight rounding: nearest, or GPTQ learned layer by layer on the calibration "
+                   "images (variant named '-gptq') [default: nearest].")
 @click.option("--no-mean-correction", is_flag=True, default=None,
               help="int8: skip matching each layer's output mean to float (variant named '-nomc').")
 @click.option("--allow-float-fallback", is_flag=True, default=None,
               help="Let ops that cannot be quantized stay float (variant named '-mixed').")
 @click.option("--qat-epochs", type=click.IntRange(min=0), default=None,
               help="Also export int8-qat: quantization-aware fine-tuning for N epochs.")
+@click.option("--prune", "prune", multiple=True, metavar="SPARSITY[,...]",
+              help="Also export pruned variants (tfmot, fine-tuned): 0.75 or 75% zeros per conv/dense "
+                   "kernel -> int8-pruned75 (+ fp32-pruned75, stored sparse). Repeatable.")
+@click.option("--cluster", "cluster", multiple=True, metavar="N[,...]",
+              help="Also export clustered variants (tfmot, fine-tuned): N shared values per kernel "
+                   "-> int8-clustered16. Repeatable.")
 @click.option("--debug", is_flag=True, default=None,
               help="Run the quantization debugger; per-layer report in export/debug/.")
 @click.option("--keep-float", default=None, metavar="LAYER,...|auto:K",
@@ -48,7 +57,8 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
               help="A quantize recipe (.toml, see quantize/ in the repo); flags override it.")
 def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_type, calib_samples,
                  calib_data, per_tensor, int16x8, no_bias_correction, weight_scales, activation_ranges,
-                 no_mean_correction, allow_float_fallback, qat_epochs, debug, keep_float, recipe_path) -> None:
+                 no_mean_correction, allow_float_fallback, qat_epochs, prune, cluster, debug, keep_float,
+                 recipe_path, rounding=None) -> None:
     """Convert a training run to TFLite bundles and check each against the Keras model.
 
     Writes RUN_DIR/export/<variant>/{model.tflite,labels.txt,manifest.json} and
@@ -61,6 +71,7 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
       flower-edge quantize artifacts/mnv2 --int8 --debug --keep-float auto:3
       flower-edge quantize artifacts/mnv2 --int8 --qat-epochs 2
       flower-edge quantize artifacts/mnv2 --int8 --int16x8       # + int16 activations
+      flower-edge quantize artifacts/mnv2 --prune 0.75 --cluster 16   # int8-pruned75, ...
     """
     from flower_edge.config import from_mapping, load_toml, override
     from flower_edge.quantize.export import quantize_run
@@ -70,7 +81,7 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
     chosen = [name for name, on in zip(VARIANT_FLAGS, (fp32, fp16, dynamic, int8)) if on] + list(variants)
     if all_:
         chosen = list(VARIANT_FLAGS)
-    extras_only = not chosen and (qat_epochs or keep_float or int16x8)
+    extras_only = not chosen and (qat_epochs or keep_float or int16x8 or prune or cluster)
     recipe = override(
         recipe,
         variants=tuple(dict.fromkeys(chosen)) if chosen else (() if extras_only else None),
@@ -78,9 +89,11 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
         per_channel=False if per_tensor else None,
         bias_correction=False if no_bias_correction else None, int16x8=int16x8,
         weight_scales=weight_scales, activation_ranges=activation_ranges,
-        mean_correction=False if no_mean_correction else None,
+        mean_correction=False if no_mean_correction else None, rounding=rounding,
         allow_float_fallback=allow_float_fallback,
         qat_epochs=qat_epochs, debug=debug,
+        prune=_numbers(prune, _sparsity, "--prune") if prune else None,
+        cluster=_numbers(cluster, int, "--cluster") if cluster else None,
         keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None)
     result = quantize_run(run_dir, recipe, calib_data=calib_data)
     click.echo(result.table())
@@ -89,6 +102,21 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
     if result.debug_report:
         click.echo(f"quantization debugger report: {result.debug_report}")
     click.echo(f"converter log: {result.log}", err=True)
+
+
+def _sparsity(text: str) -> float:
+    """'0.75' or '75%' -> 0.75."""
+    return float(text[:-1]) / 100 if text.endswith("%") else float(text)
+
+
+def _numbers(values: tuple[str, ...], parse, flag: str) -> tuple:
+    """Repeated and comma-separated values of one flag, parsed; a bad one is a usage error."""
+    items = [v.strip() for value in values for v in value.split(",") if v.strip()]
+    try:
+        return tuple(dict.fromkeys(parse(v) for v in items))
+    except ValueError:
+        raise click.BadParameter(f"{', '.join(items)} (e.g. {flag} 0.5,0.75 or {flag} 16)",
+                                 param_hint=flag) from None
 
 
 COMMANDS = [quantize_cmd]

@@ -8,7 +8,8 @@ from flower_edge.errors import UsageError
 
 CONFIG_FLAGS = ("data", "source", "model", "weights", "image_size", "epochs", "finetune_epochs",
                 "finetune_layers", "batch_size", "lr", "optimizer", "schedule",
-                "label_smoothing", "seed", "strategy", "precision", "jit")
+                "label_smoothing", "seed", "strategy", "precision", "jit", "finetune_lr", "zoom",
+                "mixup", "swa_epochs", "color")
 
 
 def _layers(value):
@@ -38,6 +39,12 @@ def _layers(value):
 @click.option("--optimizer", type=click.Choice(["sgd", "adam", "rmsprop"]))
 @click.option("--schedule", type=click.Choice(["constant", "cosine", "triangular", "triangular2", "exp_range", "plateau"]))
 @click.option("--label-smoothing", type=click.FloatRange(0, 1, max_open=True))
+@click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True), help="Phase 2 learning rate.")
+@click.option("--zoom", type=(click.FloatRange(min=0, min_open=True), click.FloatRange(min=0, min_open=True)),
+              default=None, metavar="LOW HIGH", help="Augmentation zoom range, e.g. 1.0 1.5 (crop in).")
+@click.option("--mixup", type=click.FloatRange(min=0), help="Mixup Beta alpha (0 = off), e.g. 0.2.")
+@click.option("--color", type=click.FloatRange(0, 1), help="Contrast/saturation jitter strength (0 = off), e.g. 0.3.")
+@click.option("--swa-epochs", type=click.IntRange(min=0), help="Average the weights of the last N epochs (0 = off).")
 @click.option("--seed", type=click.IntRange(min=0), help="Split and training seed.")
 @click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]))
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]))
@@ -103,6 +110,8 @@ def _config(recipe, flags):
              "finetune_layers": flags["finetune_layers"], "lr": flags["lr"],
              "optimizer": flags["optimizer"], "schedule": flags["schedule"],
              "label_smoothing": flags["label_smoothing"], "strategy": flags["strategy"],
+             "finetune_lr": flags["finetune_lr"], "zoom": flags["zoom"], "mixup": flags["mixup"],
+             "swa_epochs": flags["swa_epochs"], "color": flags["color"],
              "precision": flags["precision"], "jit": flags["jit"]}
     return apply_overrides(cfg, data, model, train)
 

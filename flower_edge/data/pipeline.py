@@ -45,10 +45,11 @@ def decode_eval(path, image_size):
     return image
 
 
-def augment_batch(images, seed):
+def augment_batch(images, seed, zoom=None):
     """Random zoom 0.8-1.2, h-flip, rotation +-20 deg (one affine warp), brightness 0.7-1.3.
 
-    `images` float32 [B,H,W,3] 0..255; `seed` a stateless seed, shape [2].
+    `images` float32 [B,H,W,3] 0..255; `seed` a stateless seed, shape [2]; `zoom` a
+    (low, high) range in place of AUGMENT's (above 1 crops in, below 1 shows more).
     """
     from flower_edge.tfcompat import tf
 
@@ -59,7 +60,7 @@ def augment_batch(images, seed):
     def draw(k, low, high):
         return t.random.stateless_uniform([n], seed=seed + k, minval=low, maxval=high)
 
-    zoom = draw(1, *AUGMENT["zoom"])
+    zoom = draw(1, *(zoom or AUGMENT["zoom"]))
     theta = draw(2, -1.0, 1.0) * (AUGMENT["rotation_deg"] * math.pi / 180.0)
     flip = t.where(draw(3, 0.0, 1.0) < 0.5, -1.0, 1.0) if AUGMENT["hflip"] else t.ones([n])
     bright = draw(4, *AUGMENT["brightness"])
@@ -101,13 +102,16 @@ def _readable(paths) -> tuple[list[str], list[tuple[str, str]]]:
 
 
 def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=False,
-                 num_classes=None, seed=0, cache=True, one_hot=True, augment=None):
+                 num_classes=None, seed=0, cache=True, one_hot=True, augment=None, zoom=None,
+                 mixup=0.0, color=0.0):
     """Batches of (float32 [B,H,W,3] 0..255, labels) for training or evaluation.
 
     `paths` may be a Split (then labels come from it). Files whose header cannot be read
     are skipped with one warning; decode errors mid-epoch drop the sample (logged), never
     crash. `training` shuffles (reshuffled each epoch, from `seed`) and, unless
-    `augment` is False, augments.
+    `augment` is False, augments (`zoom`: see augment_batch; `color` > 0: the strength of
+    data.photometric.color_jitter; `mixup` > 0: Beta alpha of data.mixing.mixup_batch,
+    one-hot labels only).
     """
     from flower_edge.tfcompat import tf
 
@@ -144,8 +148,20 @@ def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=Fal
     if training and augment is not False:
         seeds = t.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
         ds = t.data.Dataset.zip((ds, seeds)).map(
-            t.autograph.experimental.do_not_convert(lambda xy, s: (augment_batch(xy[0], s), xy[1])),
+            t.autograph.experimental.do_not_convert(lambda xy, s: (augment_batch(xy[0], s, zoom), xy[1])),
             num_parallel_calls=t.data.AUTOTUNE)
+    if training and augment is not False and color > 0:
+        from flower_edge.data.photometric import color_jitter
+
+        seeds = t.data.Dataset.random(seed=seed + 2, rerandomize_each_iteration=True).batch(2)
+        ds = t.data.Dataset.zip((ds, seeds)).map(t.autograph.experimental.do_not_convert(
+            lambda xy, s: (color_jitter(xy[0], s, color), xy[1])), num_parallel_calls=t.data.AUTOTUNE)
+    if training and mixup > 0 and one_hot:
+        from flower_edge.data.mixing import mixup_batch
+
+        seeds = t.data.Dataset.random(seed=seed + 1, rerandomize_each_iteration=True).batch(2)
+        ds = t.data.Dataset.zip((ds, seeds)).map(t.autograph.experimental.do_not_convert(
+            lambda xy, s: mixup_batch(xy[0], xy[1], s, mixup)), num_parallel_calls=t.data.AUTOTUNE)
     return ds.prefetch(t.data.AUTOTUNE)
 
 
@@ -165,3 +181,53 @@ def eval_images(paths, size, label: str | None = None) -> np.ndarray:
     for i, p in enumerate(items):
         out[i] = load_for_model(os.fspath(p), (h, w))
     return out
+
+
+def make_view_pairs(paths, labels, sizes, batch_size=32, num_classes=None, seed=0, cache=True,
+                    augment=True, zoom=None, mixup=0.0, color=0.0):
+    """Training batches of ((float32 view at sizes[0], float32 view at sizes[1]), one-hot).
+
+    Both sizes are decoded by the runtime's own loader from the same file, and one
+    augmentation draw warps both: `augment_batch` (zoom, rotation and flip about the
+    centre), `color_jitter` and `mixup_batch` are size-free and seeded, so the two are the
+    same view at two resolutions, mixed with the same partner. Distillation
+    feeds the first to the student and the second to the teacher. A label below 0 means
+    unlabeled: its one-hot row is all zeros.
+    """
+    from flower_edge.tfcompat import tf
+
+    t = tf()
+    label_of = dict(zip(map(str, paths), (int(y) for y in labels)))
+    keep, bad = _readable(paths)
+    warn_unreadable(bad)
+    ys = [label_of[p] for p in keep]
+    a, b = size_hw(sizes[0]), size_hw(sizes[1])
+
+    def load(path, y):
+        return (decode_eval(path, a), decode_eval(path, b)), t.one_hot(y, num_classes, dtype=t.float32)
+
+    ds = t.data.Dataset.from_tensor_slices((t.constant(keep, t.string), t.constant(ys, t.int32)))
+    ds = ds.map(t.autograph.experimental.do_not_convert(load), num_parallel_calls=t.data.AUTOTUNE,
+                deterministic=True).ignore_errors(log_warning=True)
+    if cache:
+        ds = ds.cache()
+    ds = ds.shuffle(min(max(len(keep), 1), 4096), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    seeds = t.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
+
+    def warp(xy, s):
+        (x1, x2), y = xy
+        x1, x2 = t.cast(x1, t.float32), t.cast(x2, t.float32)
+        if augment:
+            x1, x2 = augment_batch(x1, s, zoom), augment_batch(x2, s, zoom)
+        if augment and color > 0:
+            from flower_edge.data.photometric import color_jitter
+
+            x1, x2 = color_jitter(x1, s, color), color_jitter(x2, s, color)
+        if mixup > 0:
+            from flower_edge.data.mixing import mixup_batch
+
+            (x1, y), (x2, _) = mixup_batch(x1, y, s, mixup), mixup_batch(x2, y, s, mixup)
+        return (x1, x2), y
+
+    return t.data.Dataset.zip((ds, seeds)).map(t.autograph.experimental.do_not_convert(warp),
+                                                num_parallel_calls=t.data.AUTOTUNE)

@@ -134,7 +134,7 @@ def quantization_details(config: QuantizationConfig) -> dict:
     if config.kind == "int8":
         out.update(io=config.io, output=config.output, calib_samples=config.calib_samples,
                    per_channel=config.per_channel, allow_float_fallback=config.allow_float_fallback,
-                   keep_float=list(config.keep_float), qat=config.qat)
+                   keep_float=list(config.keep_float), qat=config.qat, rounding=config.rounding)
     if config.kind == "dynamic":
         out["dense_per_tensor"] = config.dense_per_tensor
     return out

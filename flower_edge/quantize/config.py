@@ -18,6 +18,7 @@ KINDS = ("fp32", "fp16", "dynamic", "int8")
 IO_TYPES = ("uint8", "int8", "float32")
 WEIGHT_SCALES = ("max", "mse")
 ACTIVATION_RANGES = ("mse", "minmax")
+ROUNDINGS = ("nearest", "gptq")
 
 # Defaults of the int8 variant. uint8 input: camera pixels go straight in (scale 1,
 # zero point 0 on 0..255). float32 output: probabilities come out ready to use, but
@@ -41,19 +42,26 @@ class QuantizationConfig:
     per_channel: bool = True
     dense_per_tensor: bool = False  # dynamic: what tflite-runtime 2.14 can load
     qat: bool = False
-    # int8: pre-compensate the mean shift of int8 weight rounding (quantize/bias_correction.py)
+    # int8: pre-compensate the mean shift of int8 weight rounding (quantize/int8/bias_correction.py)
     bias_correction: bool = True
     # int8 weights with int16 activations ("int16x8"): float I/O; measured closest to float
     activations16: bool = False
     # int8 activation ranges with least squared error ('minmax' = the converter's): lower KL
     # to float on both models measured. Weight scales with least rounding error ('max' =
     # the converter's max|w|/127): exact on weights that sit on a coarser grid, but the
-    # output error was mixed (docs/int8-fidelity.md), so opt-in. See quantize/refine.py.
+    # output error was mixed (docs/int8-fidelity.md), so opt-in. See quantize/int8/refine.py.
     weight_scales: str = "max"
     activation_ranges: str = "mse"
     # int8: match each layer's per-channel output mean to float's on calibration images,
-    # layer by layer, in the int8 file itself (quantize/mean_correction.py)
+    # layer by layer, in the int8 file itself (quantize/int8/mean_correction.py)
     mean_correction: bool = True
+    # int8 weight rounding: 'nearest' (the converter's) or 'gptq', learned layer by layer on
+    # the calibration images (quantize/int8/learned_rounding.py; measured in quantize/README.md)
+    rounding: str = "nearest"
+    # tfmot compression before conversion (quantize/compress.py): the fraction of each
+    # Conv2D/Dense kernel pruned to zero, or the number of shared values per kernel
+    prune: float = 0.0
+    clusters: int = 0
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -73,9 +81,23 @@ class QuantizationConfig:
         if self.activation_ranges not in ACTIVATION_RANGES:
             raise UsageError(f"--activation-ranges must be one of {', '.join(ACTIVATION_RANGES)}, "
                              f"got {self.activation_ranges!r}")
+        if self.rounding not in ROUNDINGS:
+            raise UsageError(f"--rounding must be one of {', '.join(ROUNDINGS)}, got {self.rounding!r}")
         if self.keep_float and self.qat:
             raise UsageError("--keep-float and --qat-epochs cannot be combined; pick one remedy")
         parse_keep_float(self.keep_float)
+        self._check_compression()
+
+    def _check_compression(self) -> None:
+        if not 0.0 <= self.prune < 1.0:
+            raise UsageError(f"--prune takes a sparsity between 0 and 1 (e.g. 0.75 or 75%), got {self.prune:g}")
+        if self.clusters and not 2 <= self.clusters <= 256:
+            raise UsageError(f"--cluster takes 2 to 256 clusters per kernel, got {self.clusters}")
+        if self.prune and self.clusters:
+            raise UsageError("a variant is either pruned or clustered; pass --prune and --cluster as "
+                             "separate variants")
+        if self.compressed and (self.qat or self.keep_float or self.activations16 or self.kind == "dynamic"):
+            raise UsageError("--prune/--cluster apply to fp32, fp16 and post-training int8 variants only")
 
     # constructors -----------------------------------------------------------
     @classmethod
@@ -96,14 +118,27 @@ class QuantizationConfig:
              keep_float: tuple[str, ...] = (), per_channel: bool = True,
              qat: bool = False, bias_correction: bool = True,
              activations16: bool = False, weight_scales: str = "max",
-             activation_ranges: str = "mse", mean_correction: bool = True) -> QuantizationConfig:
+             activation_ranges: str = "mse", mean_correction: bool = True,
+             rounding: str = "nearest") -> QuantizationConfig:
         return cls(kind="int8", io=io, output=output, calib_samples=calib_samples,
                    allow_float_fallback=allow_float_fallback, keep_float=tuple(keep_float),
                    per_channel=per_channel, qat=qat, bias_correction=bias_correction,
                    activations16=activations16, weight_scales=weight_scales,
-                   activation_ranges=activation_ranges, mean_correction=mean_correction)
+                   activation_ranges=activation_ranges, mean_correction=mean_correction,
+                   rounding=rounding)
 
     # naming -----------------------------------------------------------------
+    @property
+    def compressed(self) -> bool:
+        return bool(self.prune or self.clusters)
+
+    @property
+    def compression_slug(self) -> str:
+        """'-pruned75', '-clustered16' or ''."""
+        if self.prune:
+            return f"-pruned{round(self.prune * 100, 1):g}"
+        return f"-clustered{self.clusters}" if self.clusters else ""
+
     @property
     def needs_calibration(self) -> bool:
         return self.kind == "int8"
@@ -115,7 +150,7 @@ class QuantizationConfig:
 
     @property
     def refinable(self) -> bool:
-        """Whether flower-edge runs calibration and rounding itself (quantize/refine.py):
+        """Whether flower-edge runs calibration and rounding itself (quantize/int8/):
         plain post-training int8; not int16x8, QAT or keep-float, which the converter does alone."""
         return self.kind == "int8" and not (self.activations16 or self.qat or self.keep_float)
 
@@ -128,8 +163,8 @@ class QuantizationConfig:
     def variant(self) -> str:
         """The bundle folder name: what the file is, including non-default knobs."""
         if self.kind != "int8":
-            return self.kind
-        name = "int8-qat" if self.qat else "int8"
+            return self.kind + self.compression_slug
+        name = ("int8-qat" if self.qat else "int8") + self.compression_slug
         if self.activations16:
             name = "int16x8" + ("-nobc" if not self.bias_correction else "")
             return name + ("-pertensor" if not self.per_channel else "")
@@ -147,6 +182,8 @@ class QuantizationConfig:
             name += f"-a{self.activation_ranges}"
         if self.refinable and not self.mean_correction:
             name += "-nomc"
+        if self.refinable and self.rounding != "nearest":
+            name += f"-{self.rounding}"
         if not self.bias_correction and not self.qat and not self.keep_float:
             name += "-nobc"
         if self.allow_float_fallback and not self.keep_float:
@@ -159,10 +196,13 @@ class QuantizationConfig:
         from flower_edge.tfcompat import tf
 
         lite = tf().lite
+        # Pruned float weights are stored sparse and can run on XNNPACK's sparse kernels
+        # (quantize/README.md says when they do). int8 stays dense: zeros still gzip well.
+        sparse = [lite.Optimize.EXPERIMENTAL_SPARSITY] if self.prune and self.kind in ("fp32", "fp16") else []
         if self.kind == "fp32":
-            converter.optimizations = []
+            converter.optimizations = sparse
             return
-        converter.optimizations = [lite.Optimize.DEFAULT]
+        converter.optimizations = [lite.Optimize.DEFAULT, *sparse]
         if self.kind == "fp16":
             converter.target_spec.supported_types = [tf().float16]
             return

@@ -56,7 +56,7 @@ def convert(model, config: QuantizationConfig, representative=None, log_path: Pa
     """Convert; int8 failures name the op that could not be quantized.
 
     Plain int8 runs the converter's calibration and quantizer as two steps, with
-    flower-edge's activation ranges and weight scales between them (quantize/refine.py);
+    flower-edge's own steps around them (quantize/int8/, in the order they run);
     what each refinement did is added to `report`. `reference`: the original model when
     `model` is a bias-corrected copy (mean correction matches the original's outputs).
     """
@@ -75,21 +75,11 @@ def convert(model, config: QuantizationConfig, representative=None, log_path: Pa
 
 
 def _refined_int8(converter, config: QuantizationConfig, representative, report: dict, reference) -> bytes:
-    from flower_edge.quantize import mean_correction, refine
+    from flower_edge.quantize import int8
 
-    calibrated = refine.calibrated_model(converter)
     images = [batch[0] for batch in representative()]
-    if config.activation_ranges == "mse":
-        calibrated, report["activation_ranges"] = refine.tune_activation_ranges(calibrated, images)
-    quantized = refine.quantize_calibrated(calibrated, converter)
-    if config.weight_scales == "mse":
-        quantized, report["weight_scales"] = refine.refit_weight_scales(quantized, calibrated)
-    if config.mean_correction:
-        step = max(1, len(images) // mean_correction.DEFAULT_IMAGES)
-        float_model = bytes(make_converter(reference, QuantizationConfig.fp32()).convert())
-        quantized, report["mean_correction"] = mean_correction.correct_means(
-            quantized, float_model, images[::step][:mean_correction.DEFAULT_IMAGES])
-    return quantized
+    return int8.convert_steps(converter, config, images, report,
+                              lambda: bytes(make_converter(reference, QuantizationConfig.fp32()).convert()))
 
 
 def conversion_error(config: QuantizationConfig, exc: Exception, log_path: Path | None) -> FlowerEdgeError:

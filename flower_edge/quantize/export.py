@@ -48,6 +48,7 @@ class _Context:
     splits: object
     log: Path
     source: object = None  # a SavedModel export of `model`, converted once per variant
+    compressed: object = None  # quantize/compress.py: pruned/clustered models, made once each
 
 
 def quantize_run(run_dir: str | os.PathLike, recipe: QuantizeRecipe = QuantizeRecipe(),
@@ -68,7 +69,11 @@ def _export(run: RunDir, recipe: QuantizeRecipe, calib_data) -> QuantizeResult:
     val_images = _validation_images(ctx)
     reference = ctx.model.predict(val_images.astype(np.float32), batch_size=32, verbose=0)
     rows, fp32_bytes, debug_report = [], None, None
-    with saved_model(ctx.model, ctx.log) as ctx.source:
+    from flower_edge.quantize.compress import CompressedModels
+
+    images = lambda: _training_images(ctx, "pruning/clustering training images")  # noqa: E731
+    with saved_model(ctx.model, ctx.log) as ctx.source, \
+            CompressedModels(ctx.model, images, recipe, ctx.log) as ctx.compressed:
         for config in recipe.configs():
             model_bytes, extra, report = _convert_one(ctx, config)
             debug_report = debug_report or report
@@ -80,7 +85,9 @@ def _export(run: RunDir, recipe: QuantizeRecipe, calib_data) -> QuantizeResult:
             rows.append(make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes))
         if debug_report is None and recipe.debug:
             debug_report = _debug(ctx, recipe.int8())[2]
-    warnings = agreement_warnings(rows, recipe.agreement_threshold, _label_smoothing(ctx.run))
+    # a pruned/clustered model is meant to differ from the original: the int8 advice is not for it
+    plain = [r for r, c in zip(rows, recipe.configs()) if not c.compressed]
+    warnings = agreement_warnings(plain, recipe.agreement_threshold, _label_smoothing(ctx.run))
     result = QuantizeResult(rows, warnings, debug_report, ctx.log)
     _save_summary(ctx, result)
     return result
@@ -145,8 +152,11 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
         debugger, rows, report = _debug(ctx, config)
         nodes = resolve_keep_float(config.keep_float, rows)
         return selective_model(debugger, config, nodes, ctx.log), {"float_nodes": nodes}, report
-    model = ctx.source
+    model, keras_model, reference = ctx.source, ctx.model, ctx.source
     extra: dict = {}
+    if config.compressed:
+        keras_model, model = ctx.compressed.get(config)
+        reference = model
     if config.qat:
         from flower_edge.quantize.qat import fine_tune
 
@@ -156,14 +166,23 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
                           ctx.recipe.qat_learning_rate)
         extra = {"qat_epochs": ctx.recipe.qat_epochs, "qat_learning_rate": ctx.recipe.qat_learning_rate}
     elif config.kind == "int8" and config.bias_correction:
-        from flower_edge.quantize.bias_correction import correct_weight_bias
+        from flower_edge.quantize.int8 import before_conversion
 
-        model, report = correct_weight_bias(ctx.model, ctx.calib, per_channel=config.per_channel,
-                                            weight_scales=config.rounding_rule)
-        extra = {"bias_correction": report.to_dict()}
-    model_bytes = convert(model, config, rep, ctx.log, extra, reference=ctx.source)
+        model = before_conversion(keras_model, ctx.calib, config, extra)
+    model_bytes = convert(model, config, rep, ctx.log, extra, reference=reference)
     check_full_integer(model_bytes, config)
+    if config.compressed:
+        from flower_edge.quantize.weight_stats import kernel_stats, summary
+
+        extra["compression"] = {"prune": config.prune, "clusters": config.clusters,
+                                **summary(kernel_stats(model_bytes))}
     return model_bytes, extra, None
+
+
+def _training_images(ctx: _Context, what: str) -> np.ndarray:
+    """Every training image of the run, eval-transformed (for fine-tuning after training)."""
+    paths, _ = cal.stratified(ctx.splits.train, len(ctx.splits.train))
+    return eval_images(paths, ctx.meta["image_size"], what)
 
 
 def _debug(ctx: _Context, config: QuantizationConfig):

@@ -71,14 +71,14 @@ def _progress_callback_base():
 class _ProgressCallback:
     """Builds a tf_keras callback lazily (keeps TF out of import time)."""
 
-    def __new__(cls, epochs: int):
+    def __new__(cls, epochs: int, label: str = "QAT fine-tune (epochs)"):
         from flower_edge.progress import bar
 
         base = _progress_callback_base()
 
         class _Cb(base):
             def on_train_begin(self, logs=None):
-                self._bar = bar(epochs, "QAT fine-tune (epochs)")
+                self._bar = bar(epochs, label)
                 self._bar.__enter__()
 
             def on_epoch_end(self, epoch, logs=None):

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from flower_edge.io import gzip_size
+
 MB = 1e6
 
 
@@ -29,6 +31,7 @@ class VariantRow:
     output_dtype: str
     litert_loads: bool
     tflite_runtime_loads: bool | None
+    gzip_mb: float | None = None  # gzip -9 of model.tflite: the size sent over the air
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -73,6 +76,7 @@ def make_row(variant: str, bundle: Path, manifest: dict, reference: np.ndarray, 
     runtimes = manifest.get("runtimes", {})
     tfrt = runtimes.get("tflite-runtime-2.14", {})
     return VariantRow(variant=variant, path=str(bundle), size_mb=round(size / MB, 3),
+                      gzip_mb=round(gzip_size(model_path) / MB, 3),
                       ratio_to_fp32=round(size / fp32_bytes, 3) if fp32_bytes else None,
                       top1_agreement=agree, max_abs_prob_diff=diff, samples=len(images),
                       input_dtype=manifest["input"]["dtype"], output_dtype=manifest["output"]["dtype"],
@@ -82,13 +86,14 @@ def make_row(variant: str, bundle: Path, manifest: dict, reference: np.ndarray, 
 
 def render_table(rows: list[VariantRow]) -> str:
     """A Markdown table for the terminal and the export README."""
-    head = ("| variant | size MB | vs fp32 | top-1 agreement | max abs prob diff | in/out | "
+    head = ("| variant | size MB | gzip MB | vs fp32 | top-1 agreement | max abs prob diff | in/out | "
             "litert | tflite-runtime 2.14 |")
-    lines = [head, "|---|---:|---:|---:|---:|---|---|---|"]
+    lines = [head, "|---|---:|---:|---:|---:|---:|---|---|---|"]
     for r in rows:
         ratio = f"{r.ratio_to_fp32:.2f}x" if r.ratio_to_fp32 else "-"
         tfrt = {True: "yes", False: "NO", None: "unchecked"}[r.tflite_runtime_loads]
-        lines.append(f"| {r.variant} | {r.size_mb:.2f} | {ratio} | {r.top1_agreement:.1%} "
+        gz = "-" if r.gzip_mb is None else f"{r.gzip_mb:.2f}"
+        lines.append(f"| {r.variant} | {r.size_mb:.2f} | {gz} | {ratio} | {r.top1_agreement:.1%} "
                      f"({r.samples}) | {r.max_abs_prob_diff:.2g} | {r.input_dtype}/{r.output_dtype} | "
                      f"{'yes' if r.litert_loads else 'NO'} | {tfrt} |")
     return "\n".join(lines)

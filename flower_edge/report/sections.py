@@ -104,27 +104,24 @@ def exports(run: RunDir, quantize: dict | None) -> str:
 
 def benchmark_rows(bench: dict):
     """BenchmarkRow objects from benchmark.json."""
-    from flower_edge.benchmark.rows import BenchmarkRow, LatencyStat
+    from flower_edge.benchmark.rows import BenchmarkRow
 
-    rows = []
-    for raw in bench.get("rows", []):
-        raw = dict(raw)
-        raw["latency"] = [LatencyStat(**stat) for stat in raw.get("latency", [])]
-        rows.append(BenchmarkRow(**raw))
-    return rows
+    return [BenchmarkRow.from_dict(raw) for raw in bench.get("rows", [])]
 
 
 def benchmark(run: RunDir, bench: dict | None) -> str:
     """The one benchmark table and the Pareto plot."""
-    from flower_edge.benchmark.render import table
+    from flower_edge.benchmark.render import images_text, table
 
     out = ["## Benchmark", ""]
     if bench is None:
         return "\n".join(out) + "\n" + _missing("no benchmark yet", f"flower-edge benchmark {run.path}")
     rows = benchmark_rows(bench)
-    out += [(f"{bench.get('images')} images of the `{bench.get('split')}` split. Latency: batch 1, "
+    where = images_text(bench.get("image_set"), bench.get("images"), bench.get("split"))
+    out += [(f"{where}. Latency: batch 1, "
             f"median / p90 of {bench.get('runs')} runs after {bench.get('warmup')} warmup, on this "
-            f"machine. Agreement and KL are against the Keras float model."), "",
+            f"machine. Agreement and KL are against the Keras float model. gzip MB: the model file "
+            f"after gzip -9, what an over-the-air update sends."), "",
             table(rows, bench.get("threads", []), drift=False), ""]
     out += [f"- note: {note}" for note in bench.get("notes", [])]
     if (run.report / "pareto.png").is_file():

@@ -39,13 +39,23 @@ def softmax(x: np.ndarray) -> np.ndarray:
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
 
 
+TTA = ("none", "flip")
+
+
 class Predictor:
-    """A loaded bundle ready to classify images; the interpreter is allocated once."""
+    """A loaded bundle ready to classify images; the interpreter is allocated once.
+
+    `tta="flip"` (test-time augmentation) averages the probabilities of the image and its
+    mirror image: two invokes per image (docs/recipe-study.md has its accuracy and cost).
+    """
 
     def __init__(self, bundle_path: str | os.PathLike | Bundle, threads: int | None = None,
-                 interpreter: str | None = None, draft: float | None = DRAFT):
+                 interpreter: str | None = None, draft: float | None = DRAFT, tta: str = "none"):
         # draft: decode JPEGs at >= draft x the size needed (None: every pixel), see transforms.
+        if tta not in TTA:
+            raise DataError(f"unknown test-time augmentation {tta!r}; use one of {', '.join(TTA)}")
         self.draft = draft
+        self.tta = tta
         self.bundle = bundle_path if isinstance(bundle_path, Bundle) else load_bundle(bundle_path)
         self.threads = threads
         self._interp, self.interpreter_name = make_interpreter(self.bundle.model_path, threads,
@@ -88,6 +98,13 @@ class Predictor:
 
     def invoke_one(self, image_uint8: np.ndarray) -> np.ndarray:
         """Scores for one preprocessed HxWx3 uint8 image: float32 [C] (the hot path)."""
+        scores = self._invoke(image_uint8)
+        if self.tta == "flip":
+            # Mean of probabilities, not logits: a confident view is not outvoted by scale.
+            scores = (scores + self._invoke(image_uint8[:, ::-1])) * np.float32(0.5)
+        return scores
+
+    def _invoke(self, image_uint8: np.ndarray) -> np.ndarray:
         if self._identity and image_uint8.dtype == np.uint8:
             np.copyto(self._in_buf[0], image_uint8)
         else:

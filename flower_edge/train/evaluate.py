@@ -23,7 +23,8 @@ def finish_run(cfg: RunConfig, run: RunDir, splits: DataSplits, model, state: di
     """Save model.keras, evaluate val and test, write metrics.json and the PNGs."""
     from flower_edge.train import plots
 
-    if cfg.train.restore_best and (run.checkpoints / "best").is_dir():
+    # With SWA the run ends on its weight average (set by the trainer), not one epoch's weights.
+    if cfg.train.restore_best and not cfg.train.swa_epochs and (run.checkpoints / "best").is_dir():
         checkpoint.load_weights(run, "best", model)
     model = clean_copy(cfg, model, len(splits.classes))
     save_model(model, run)

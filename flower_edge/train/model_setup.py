@@ -50,16 +50,17 @@ def make_optimizer(cfg: TrainConfig, lr: float):
     return opt.Adam(learning_rate=lr, weight_decay=decay)
 
 
-def compile_model(model, cfg: TrainConfig, lr: float, num_classes: int) -> None:
-    """Compile for one phase: smoothed cross-entropy, top-1 and top-5 accuracy."""
+def compile_model(model, cfg: TrainConfig, lr: float, num_classes: int, loss=None, metrics=None) -> None:
+    """Compile for one phase: smoothed cross-entropy, top-1 and top-5 accuracy (or the
+    given loss and metrics, e.g. distillation's)."""
     from flower_edge.tfcompat import keras
 
     k = keras()
     model.compile(
         optimizer=make_optimizer(cfg, lr),
-        loss=k.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
-        metrics=[k.metrics.CategoricalAccuracy(name="accuracy"),
-                 k.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
+        loss=loss or k.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
+        metrics=metrics or [k.metrics.CategoricalAccuracy(name="accuracy"),
+                            k.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
         jit_compile=cfg.jit,
     )
 

@@ -23,7 +23,7 @@ from flower_edge.train.rundirs import existing_run, new_run_dir
 
 
 def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = None,
-              force: bool = False) -> RunDir:
+              force: bool = False, splits: DataSplits | None = None) -> RunDir:
     """Resolve the recipe, split the data, create the run dir and train. Returns the run.
 
     With `force` an existing run is replaced only once the new one is finished: until
@@ -34,7 +34,7 @@ def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = Non
     target = new_run_dir(cfg.model.name, out, run_name, force, data=cfg.data.path)
     run = RunDir(target.work)
     try:
-        splits = load_splits(cfg)
+        splits = splits or load_splits(cfg)  # given: a distilled student keeps its teacher's
         write_inputs(cfg, run, splits)
         _train_and_finish(cfg, run, splits)
         return RunDir(target.commit())
@@ -43,6 +43,15 @@ def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = Non
         # whole, so the run it was to replace stays exactly as it was.
         target.abandon(keep=_resumable(run))
         raise
+
+
+def distill_run(cfg: RunConfig, out: str | None = None, run_name: str | None = None,
+                force: bool = False) -> RunDir:
+    """Train a student of `cfg.distill.teacher` (train/distill.py) on the teacher's split."""
+    from flower_edge.train.distill import check_student_target, teacher_splits
+
+    check_student_target(cfg, out, run_name)
+    return start_run(cfg, out, run_name, force, splits=teacher_splits(cfg))
 
 
 def write_inputs(cfg: RunConfig, run: RunDir, splits: DataSplits) -> None:
@@ -115,11 +124,16 @@ def make_datasets(cfg: RunConfig, splits: DataSplits):
     """(train, val or None) tf.data pipelines of float 0..255 images and one-hot labels."""
     from flower_edge.data.pipeline import make_dataset
 
+    if cfg.distill.teacher:
+        from flower_edge.train import distill
+
+        return distill.make_datasets(cfg, splits)
     common = {"image_size": cfg.model.image_size, "batch_size": cfg.data.batch_size,
               "num_classes": len(splits.classes), "seed": cfg.data.seed, "cache": cfg.data.cache}
     train = splits.train
     train_ds = make_dataset(train.paths, train.labels, training=True, augment=cfg.train.augment,
-                            **common)
+                            zoom=cfg.train.zoom, mixup=cfg.train.mixup,
+                            color=cfg.train.color, **common)
     val = splits.val
     val_ds = make_dataset(val.paths, val.labels, training=False, **common) if len(val) else None
     return train_ds, val_ds
@@ -158,6 +172,10 @@ def fit(cfg: RunConfig, run: RunDir, splits: DataSplits, state: dict | None, bac
     train_ds, val_ds = make_datasets(cfg, splits)
     # ignore_errors() makes the cardinality unknown, so count batches from the split.
     steps = max(1, math.ceil(len(splits.train) / cfg.data.batch_size))
+    if cfg.distill.teacher:
+        from flower_edge.train.distill import train_steps
+
+        steps = train_steps(cfg, splits)
     history = checkpoint.read_history(run, state["epoch"] if state else -1)
     with strategy.scope():
         weights = cfg.model.weights if state is None else "none"  # a checkpoint replaces them
@@ -171,6 +189,12 @@ def fit(cfg: RunConfig, run: RunDir, splits: DataSplits, state: dict | None, bac
         _run_phase(cfg, run, model, strategy, step, state, history, (train_ds, val_ds, steps),
                    splits, resuming, backup)
         resuming = False
+    if cfg.train.swa_epochs and state:
+        from flower_edge.train.averaging import apply_mean
+
+        if not apply_mean(run, model, state["epoch"]):
+            print("swa: the run stopped before the averaged epochs; keeping its own weights",
+                  file=sys.stderr)
     return model, state
 
 
@@ -187,7 +211,7 @@ def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, re
     lr = t.lr if phase == 1 else t.finetune_lr
     with strategy.scope():
         trainable = set_phase(model, phase, t.finetune_layers, cfgmod.from_scratch(cfg))
-        compile_model(model, t, lr, len(splits.classes))
+        compile_model(model, t, lr, len(splits.classes), *_distill_loss(cfg, len(splits.classes)))
     if resuming and restore_opt:  # same phase: weights and the optimizer's slots
         checkpoint.restore(run, state, model, model.optimizer)
     elif resuming:
@@ -206,6 +230,11 @@ def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, re
         make_progress(total, steps, _phase_name(cfg, phase, trainable)),
         keras().callbacks.TensorBoard(log_dir=str(run.logs), profile_batch=0, write_graph=False),
     ]
+    if t.swa_epochs and (phase == 2 or not t.finetune_epochs):  # the final phase only
+        from flower_edge.train.averaging import make_swa
+
+        # Before the commit: the mean on disk is never behind the committed epoch.
+        callbacks.insert(1, make_swa(run, max(start, end - t.swa_epochs)))
     if backup is not None:  # after the commit: a backup is never ahead of the committed history
         callbacks.insert(2, keras().callbacks.BackupAndRestore(backup_dir=str(backup)))
     weights = class_weights(splits.train.labels, len(splits.classes)) if t.class_weights else None
@@ -213,6 +242,15 @@ def _run_phase(cfg, run, model, strategy, plan, state, history, data, splits, re
     # one extra optimizer step in the first epoch; this way every epoch is exactly `steps`.
     model.fit(train_ds.repeat(), steps_per_epoch=steps, validation_data=val_ds,
               initial_epoch=first, epochs=end, callbacks=callbacks, class_weight=weights, verbose=0)
+
+
+def _distill_loss(cfg: RunConfig, num_classes: int) -> tuple:
+    """(loss, metrics) of a distilled run, () for plain training."""
+    if not cfg.distill.teacher:
+        return ()
+    from flower_edge.train.distill import loss_and_metrics
+
+    return loss_and_metrics(cfg, num_classes)
 
 
 def _phase_name(cfg: RunConfig, phase: int, trainable: int) -> str:

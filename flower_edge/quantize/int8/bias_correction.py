@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from flower_edge.quantize.graph import add_to_weight, layer_graph, normalizes_last_axis
-from flower_edge.quantize.rounding import channel_rows, fake_quant, from_rows, quantize_rows
+from flower_edge.quantize.int8.rounding import channel_rows, fake_quant, from_rows, quantize_rows
 
 KERNEL_LAYERS = ("Conv2D", "DepthwiseConv2D", "Dense")
 

@@ -24,7 +24,7 @@ import itertools
 
 import numpy as np
 
-from flower_edge.quantize.rounding import channel_rows, fake_quant, from_rows, quantize_rows
+from flower_edge.quantize.int8.rounding import channel_rows, fake_quant, from_rows, quantize_rows
 
 # TFLite builtin op codes whose input 1 is a weight tensor quantized per output channel.
 WEIGHT_OPS = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED"}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from flower_edge.quantize.refine import _model, _to_bytes, weight_ops
+from flower_edge.quantize.int8.refine import _model, _to_bytes, weight_ops
 
 DEFAULT_IMAGES = 64
 

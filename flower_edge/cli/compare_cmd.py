@@ -1,0 +1,62 @@
+"""`flower-edge compare`: parse flags, call flower_edge.benchmark.compare. No TF import:
+it only reads benchmark.json files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+DEFAULT_OUT = Path("artifacts") / "compare"
+
+
+@click.command("compare")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--budget-ms", type=click.FloatRange(min=0, min_open=True), metavar="MS",
+              help="Latency budget: the median at --threads must be at most this.")
+@click.option("--budget-mb", type=click.FloatRange(min=0, min_open=True), metavar="MB",
+              help="Size budget, on the gzip size unless --size-metric file.")
+@click.option("--size-metric", type=click.Choice(["gzip", "file"]), default="gzip", show_default=True,
+              help="Size for --budget-mb and the size frontier: gzip (over the air) or file (on the card).")
+@click.option("--latency", "latency_files", multiple=True, metavar="FILE.json",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="'flower-edge benchmark --bundle B --json' output measured on the device; replaces this "
+                   "machine's latency for the variant with the same model sha256. Repeatable.")
+@click.option("--threads", type=click.IntRange(min=1), metavar="N",
+              help="Thread count whose latency is compared [the smallest every benchmark timed].")
+@click.option("--out", type=click.Path(path_type=Path), default=DEFAULT_OUT, show_default=True,
+              help="Folder for compare.md, compare.json, compare.png (a compare folder is replaced atomically).")
+@click.option("--json", "as_json", is_flag=True, help="Print compare.json instead of the table.")
+def compare_cmd(runs, budget_ms, budget_mb, size_metric, latency_files, threads, out, as_json) -> None:
+    """One table and one Pareto plot across runs and variants; recommends what to ship.
+
+    Each RUN needs report/benchmark.json from 'flower-edge benchmark RUN --eval-data DIR',
+    with the same DIR for every run: runs scored on other images are refused.
+
+    \b
+    Example:
+      flower-edge benchmark artifacts/teacher --eval-data ../shared/data/flowers5-eval --no-explain
+      flower-edge benchmark artifacts/student --eval-data ../shared/data/flowers5-eval --no-explain
+      flower-edge compare artifacts/teacher artifacts/student --budget-ms 2 --budget-mb 1.5
+      flower-edge compare artifacts/teacher artifacts/student --threads 4 --latency pi-int8.json
+    """
+    from flower_edge.benchmark.compare import Budgets, compare_runs
+    from flower_edge.benchmark.compare_render import table, write_compare
+    from flower_edge.guard import atomic_dir
+
+    budgets = Budgets(ms=budget_ms, mb=budget_mb, size_metric=size_metric)
+    report = compare_runs(list(runs), budgets, list(latency_files), threads)
+    with atomic_dir(out, kind="compare", what="compare folder") as folder:
+        write_compare(folder, report)
+    if as_json:
+        click.echo(json.dumps(report.to_json(), indent=2))
+        return
+    click.echo(table(report))
+    for note in report.notes:
+        click.echo(f"note: {note}")
+    click.echo(f"recommendation: {report.recommendation}")
+    click.echo(f"report: {out / 'compare.md'}")
+
+
+COMMANDS = [compare_cmd]
