@@ -101,6 +101,26 @@ def _readable(paths) -> tuple[list[str], list[tuple[str, str]]]:
     return keep, bad
 
 
+def _decoded(paths, labels, load, cache):
+    """(dataset of `load(path, label)` over the readable files, how many there are).
+
+    Files whose header cannot be read are dropped with one warning; a decode error
+    mid-epoch drops its sample (logged) instead of ending training."""
+    from flower_edge.tfcompat import tf
+
+    t = tf()
+    label_of = dict(zip(map(str, paths), labels))
+    keep, bad = _readable(paths)
+    warn_unreadable(bad)
+    ys = [label_of[p] for p in keep]
+    ds = t.data.Dataset.from_tensor_slices((t.constant(keep, t.string), t.constant(ys, t.int32)))
+    # Our map functions are graph-safe already; autograph would only trip over
+    # tfcompat's os.environ calls.
+    ds = ds.map(t.autograph.experimental.do_not_convert(load), num_parallel_calls=t.data.AUTOTUNE,
+                deterministic=True).ignore_errors(log_warning=True)
+    return (ds.cache() if cache else ds), len(keep)
+
+
 def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=False,
                  num_classes=None, seed=0, cache=True, one_hot=True, augment=None, zoom=None,
                  mixup=0.0, color=0.0):
@@ -123,26 +143,15 @@ def make_dataset(paths, labels=None, image_size=224, batch_size=32, training=Fal
         raise ValueError(f"{len(paths)} paths but {len(labels)} labels")
     if one_hot and not num_classes:
         num_classes = max(labels, default=0) + 1
-    label_of = dict(zip(map(str, paths), labels))
-    keep, bad = _readable(paths)
-    warn_unreadable(bad)
-    ys = [label_of[p] for p in keep]
     size = size_hw(image_size)
 
     def load(path, y):
         image = decode_eval(path, size)  # uint8: caches compactly
         return image, (t.one_hot(y, num_classes, dtype=t.float32) if one_hot else y)
 
-    ds = t.data.Dataset.from_tensor_slices((t.constant(keep, t.string), t.constant(ys, t.int32)))
-    # Our map functions are graph-safe already; autograph would only trip over
-    # tfcompat's os.environ calls.
-    load = t.autograph.experimental.do_not_convert(load)
-    ds = ds.map(load, num_parallel_calls=t.data.AUTOTUNE, deterministic=True).ignore_errors(
-        log_warning=True)
-    if cache:
-        ds = ds.cache()
+    ds, kept = _decoded(paths, labels, load, cache)
     if training:
-        ds = ds.shuffle(min(max(len(keep), 1), 4096), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(min(max(kept, 1), 4096), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(t.autograph.experimental.do_not_convert(
         lambda x, y: (t.cast(x, t.float32), y)))
     if training and augment is not False:
@@ -197,21 +206,13 @@ def make_view_pairs(paths, labels, sizes, batch_size=32, num_classes=None, seed=
     from flower_edge.tfcompat import tf
 
     t = tf()
-    label_of = dict(zip(map(str, paths), (int(y) for y in labels)))
-    keep, bad = _readable(paths)
-    warn_unreadable(bad)
-    ys = [label_of[p] for p in keep]
     a, b = size_hw(sizes[0]), size_hw(sizes[1])
 
     def load(path, y):
         return (decode_eval(path, a), decode_eval(path, b)), t.one_hot(y, num_classes, dtype=t.float32)
 
-    ds = t.data.Dataset.from_tensor_slices((t.constant(keep, t.string), t.constant(ys, t.int32)))
-    ds = ds.map(t.autograph.experimental.do_not_convert(load), num_parallel_calls=t.data.AUTOTUNE,
-                deterministic=True).ignore_errors(log_warning=True)
-    if cache:
-        ds = ds.cache()
-    ds = ds.shuffle(min(max(len(keep), 1), 4096), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
+    ds, kept = _decoded(paths, [int(y) for y in labels], load, cache)
+    ds = ds.shuffle(min(max(kept, 1), 4096), seed=seed, reshuffle_each_iteration=True).batch(batch_size)
     seeds = t.data.Dataset.random(seed=seed, rerandomize_each_iteration=True).batch(2)
 
     def warp(xy, s):
