@@ -95,7 +95,7 @@ def test_unlabeled_rows_carry_only_the_teacher(tiny_run, flowers5, tmp_path):
     from flower_edge.config import from_mapping
     from flower_edge.data.splits import DataSplits
     from flower_edge.train.config import RunConfig
-    from flower_edge.train.distill import make_datasets, train_steps
+    from flower_edge.train.distill import train_dataset, train_steps
 
     unlabeled = tmp_path / "unlabeled"
     unlabeled.mkdir()
@@ -106,7 +106,7 @@ def test_unlabeled_rows_carry_only_the_teacher(tiny_run, flowers5, tmp_path):
                                    "distill": {"teacher": str(tiny_run), "unlabeled": str(unlabeled)}})
     splits = DataSplits.load(tiny_run / "split.json")
     assert train_steps(cfg, splits) == -(-(len(splits.train) + 40) // 64)
-    train, _ = make_datasets(cfg, splits)
+    train = train_dataset(cfg, splits)
     targets = np.concatenate([y.numpy() for _, y in train])
     n = len(splits.classes)
     assert targets.shape == (len(splits.train) + 40, 2 * n)

@@ -78,9 +78,9 @@ def unlabeled_paths(folder: str) -> list[str]:
     return [str(p) for p in expand_inputs([folder])]
 
 
-def make_datasets(cfg: RunConfig, splits: DataSplits):
-    """(train, val) like trainer.make_datasets; train targets are [one-hot | teacher logits]."""
-    from flower_edge.data.pipeline import make_dataset, make_view_pairs
+def train_dataset(cfg: RunConfig, splits: DataSplits):
+    """The training batches of a distilled run: (student view, [one-hot | teacher logits])."""
+    from flower_edge.data.pipeline import make_view_pairs
     from flower_edge.tfcompat import tf
 
     teacher, size = load_teacher_logits(cfg.distill.teacher)
@@ -102,13 +102,7 @@ def make_datasets(cfg: RunConfig, splits: DataSplits):
         logits = tf().cast(teacher(teacher_view, training=False), tf().float32)
         return student_view, tf().concat([y, logits], axis=-1)
 
-    train = pairs.map(tf().autograph.experimental.do_not_convert(with_teacher)).prefetch(2)
-    val = None
-    if len(splits.val):
-        val = make_dataset(splits.val.paths, splits.val.labels, image_size=cfg.model.image_size,
-                           batch_size=cfg.data.batch_size, training=False, num_classes=n,
-                           seed=cfg.data.seed, cache=cfg.data.cache)
-    return train, val
+    return pairs.map(tf().autograph.experimental.do_not_convert(with_teacher)).prefetch(2)
 
 
 def train_steps(cfg: RunConfig, splits: DataSplits) -> int:

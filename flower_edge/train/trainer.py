@@ -124,16 +124,17 @@ def make_datasets(cfg: RunConfig, splits: DataSplits):
     """(train, val or None) tf.data pipelines of float 0..255 images and one-hot labels."""
     from flower_edge.data.pipeline import make_dataset
 
-    if cfg.distill.teacher:
-        from flower_edge.train import distill
-
-        return distill.make_datasets(cfg, splits)
     common = {"image_size": cfg.model.image_size, "batch_size": cfg.data.batch_size,
               "num_classes": len(splits.classes), "seed": cfg.data.seed, "cache": cfg.data.cache}
     train = splits.train
-    train_ds = make_dataset(train.paths, train.labels, training=True, augment=cfg.train.augment,
-                            zoom=cfg.train.zoom, mixup=cfg.train.mixup,
-                            color=cfg.train.color, **common)
+    if cfg.distill.teacher:
+        from flower_edge.train.distill import train_dataset
+
+        train_ds = train_dataset(cfg, splits)  # the teacher's logits ride with the labels
+    else:
+        train_ds = make_dataset(train.paths, train.labels, training=True, augment=cfg.train.augment,
+                                zoom=cfg.train.zoom, mixup=cfg.train.mixup,
+                                color=cfg.train.color, **common)
     val = splits.val
     val_ds = make_dataset(val.paths, val.labels, training=False, **common) if len(val) else None
     return train_ds, val_ds
