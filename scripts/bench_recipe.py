@@ -13,7 +13,7 @@ training times measured in this one run. The new default is also scored with
         --eval ../shared/data/flowers5-eval --out artifacts/bench-recipe
 
 `--new KEY=VALUE` (repeatable) measures a candidate recipe instead of today's defaults,
-e.g. `--new swa_epochs=8`. Training time depends on what else the machine runs: the
+e.g. `--new swa_epochs=8` or `--new data.batch_size=16`. Training time depends on what else the machine runs: the
 load average is printed beside it. Accuracy does not. Results go to OUT/bench_recipe.json.
 """
 
@@ -29,10 +29,12 @@ from pathlib import Path
 
 import numpy as np
 
-# The [train] keys the recipe study changed (docs/recipe-study.md), at their values
-# before it: `--config` with these reproduces the old default exactly.
-OLD_DEFAULT = {"head_epochs": 10, "finetune_epochs": 15, "zoom": [0.8, 1.2], "mixup": 0.0,
-               "swa_epochs": 0, "color": 0.0, "finetune_lr": 1e-4, "label_smoothing": 0.0}
+# The keys the recipe study changed (docs/recipe-study.md), at their values before it:
+# `--config` with these reproduces the old default exactly.
+OLD_DEFAULT = {"data": {"fractions": [0.7, 0.15, 0.15], "batch_size": 32},
+               "train": {"head_epochs": 10, "finetune_epochs": 15, "zoom": [0.8, 1.2], "mixup": 0.0,
+                         "swa_epochs": 0, "color": 0.0, "finetune_lr": 1e-4, "label_smoothing": 0.0,
+                         "layer_lr_ratio": 1.0}}
 
 
 def _cli() -> list[str]:
@@ -44,21 +46,26 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _recipe(out: Path, name: str, train: dict) -> Path:
-    lines = ["[train]"] + [f"{k} = {json.dumps(v)}" for k, v in train.items()]
+def _recipe(out: Path, name: str, tables: dict) -> Path:
+    lines = [line for table, keys in tables.items()
+             for line in [f"[{table}]"] + [f"{k} = {json.dumps(v)}" for k, v in keys.items()]]
     path = out / f"{name}.toml"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
 
 def _overrides(pairs: list[str]) -> dict:
-    """--new KEY=VALUE pairs (TOML values) as a [train] table."""
+    """--new KEY=VALUE pairs (TOML values) as recipe tables: a bare key is [train]'s,
+    a dotted one names its table (data.batch_size=16)."""
     import tomllib
 
     try:
-        return tomllib.loads("\n".join(pairs))
+        flat = tomllib.loads("\n".join(pairs))
     except tomllib.TOMLDecodeError as exc:
         raise SystemExit(f"error: --new takes KEY=VALUE with a TOML value, e.g. swa_epochs=8 ({exc})") from None
+    tables = {k: v for k, v in flat.items() if isinstance(v, dict)}
+    train = {k: v for k, v in flat.items() if not isinstance(v, dict)}
+    return {**tables, "train": {**tables.get("train", {}), **train}} if train else tables
 
 
 def train(name: str, recipe: Path | None, args) -> dict:

@@ -108,11 +108,11 @@ def test_broken_variant_gets_a_failed_row(invoke, tiny_run, tmp_path):
     broken.mkdir(parents=True)
     (broken / "manifest.json").write_text("{not json")
     (broken / "model.tflite").write_bytes(b"garbage")
-    result = invoke("benchmark", run, *FAST, "--no-explain", "--max-images", "20")
+    result = invoke("benchmark", run, *FAST, "--no-explain", "--max-images", "10")
     assert result.exit_code == 0, result.output
     data = json.loads((run / "report" / "benchmark.json").read_text())
     rows = {r["variant"]: r for r in data["rows"]}
-    assert data["images"] == 20
+    assert data["images"] == 10
     assert rows["keras"]["status"] == "ok" and rows["int8"]["status"] == "failed"
     assert "re-export" in rows["int8"]["error"]
 

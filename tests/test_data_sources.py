@@ -24,7 +24,7 @@ def test_flowers5_stratified_split_is_deterministic_and_disjoint(flowers5, tmp_p
     d = load_data(flowers5, seed=3)
     assert d.source == "folder"
     assert d.classes == ("daisy", "dandelion", "rose", "sunflower", "tulip")
-    assert d.counts() == {"train": 350, "val": 75, "test": 75}
+    assert d.counts() == {"train": 400, "val": 50, "test": 50}
     for split in (d.train, d.val, d.test):  # stratified: every class in the same proportion
         assert set(Counter(split.labels).values()) == {len(split) // 5}
     all_paths = d.train.paths + d.val.paths + d.test.paths
@@ -36,8 +36,8 @@ def test_flowers5_stratified_split_is_deterministic_and_disjoint(flowers5, tmp_p
 
 
 def test_fractions_and_their_validation(flowers5):
-    d = load_data(flowers5, fractions=(0.8, 0.1, 0.1))
-    assert d.counts() == {"train": 400, "val": 50, "test": 50}
+    d = load_data(flowers5, fractions=(0.7, 0.15, 0.15))
+    assert d.counts() == {"train": 350, "val": 75, "test": 75}
     with pytest.raises(UsageError, match="sum"):
         load_data(flowers5, fractions=(0.8, 0.3, 0.1))
 

@@ -87,7 +87,7 @@ def test_cli_inspect_flowers5_reports_5_by_100(invoke, flowers5):
     assert result.exit_code == 0, result.output
     assert "classes: 5   images: 500" in result.stdout
     for cls in ("daisy", "dandelion", "rose", "sunflower", "tulip"):
-        assert f"| {cls} | 100 | 70 | 15 | 15 |" in result.stdout
+        assert f"| {cls} | 100 | 80 | 10 | 10 |" in result.stdout  # the default 80/10/10 split
     report = json.loads(invoke("data", "inspect", flowers5, "--json").stdout)
     assert {c: sum(n.values()) for c, n in report["per_class"].items()} == dict.fromkeys(
         report["classes"], 100)

@@ -199,3 +199,18 @@ def test_qat_and_keep_float_variants_load(invoke, tiny_copy):
     ranks = [float(line.split(",")[4]) for line in lines[1:]]
     assert ranks == sorted(ranks, reverse=True)
     assert "worst first" in (export / "debug" / "layers.md").read_text()
+
+
+def test_agreement_warning_needs_more_than_chance():
+    """On 50 val photos 2 disagreements (96%) are what a 97% model shows by chance; 5 are
+    not. The warning fires on evidence, not on one or two photos."""
+    from flower_edge.quantize.verify import VariantRow, agreement_warnings
+
+    def row(agree, n):
+        return VariantRow("int8", "x", 2.7, 0.3, agree, 0.1, n, "uint8", "float32", True, None)
+
+    assert agreement_warnings([row(0.96, 50)], 0.97) == []
+    assert len(agreement_warnings([row(0.90, 50)], 0.97)) == 1
+    assert len(agreement_warnings([row(0.867, 75)], 0.97)) == 1  # the label-smoothing case
+    assert agreement_warnings([row(0.98, 50)], 0.97) == []
+    assert len(agreement_warnings([row(0.94, 1500)], 0.97)) == 1  # 90 of 1,500: a real gap

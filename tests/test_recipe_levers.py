@@ -186,3 +186,28 @@ def test_predict_cli_tta(invoke, runtime_bundles):
     assert out["flip"]["predictions"][0]["top_k"] != out["none"]["predictions"][0]["top_k"]
     bad = invoke("predict", photo, "--model", bundle, "--tta", "rotate")
     assert bad.exit_code != 0 and "rotate" in bad.output
+
+
+def test_cli_flags_map_onto_the_config():
+    from flower_edge.cli.train_cmd import _config, train_cmd
+
+    ctx = train_cmd.make_context("train", ["--data", "x", "--split", "0.9,0.05,0.05",
+                                           "--layer-lr-ratio", "0.2"])
+    flags = {k: v for k, v in ctx.params.items()
+             if k not in ("recipe", "out", "run_name", "resume", "force", "lr_find")}
+    cfg = _config(None, flags)
+    assert cfg.data.fractions == (0.9, 0.05, 0.05)
+    assert cfg.train.layer_lr_ratio == 0.2
+
+
+@pytest.mark.parametrize("args, fix", [(["--split", "0.8,0.3,0.1"], "summing to 1"),
+                                       (["--split", "a,b"], "three fractions"),
+                                       (["--layer-lr-ratio", "0"], "layer-lr-ratio")])
+def test_bad_flags_are_one_line_errors(args, fix):
+    from click.testing import CliRunner
+
+    from flower_edge.cli.main import cli
+
+    result = CliRunner().invoke(cli, ["train", "--data", "x", *args])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert fix in result.output

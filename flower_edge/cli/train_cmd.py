@@ -6,10 +6,10 @@ import click
 
 from flower_edge.errors import UsageError
 
-CONFIG_FLAGS = ("data", "source", "model", "weights", "image_size", "epochs", "finetune_epochs",
+CONFIG_FLAGS = ("data", "source", "split", "model", "weights", "image_size", "epochs", "finetune_epochs",
                 "finetune_layers", "batch_size", "lr", "optimizer", "schedule",
                 "label_smoothing", "seed", "strategy", "precision", "jit", "finetune_lr", "zoom",
-                "mixup", "swa_epochs", "color")
+                "mixup", "swa_epochs", "color", "layer_lr_ratio")
 
 
 def _layers(value):
@@ -24,10 +24,25 @@ def _layers(value):
     return layers
 
 
+def _split(value):
+    """'0.8,0.1,0.1' -> (0.8, 0.1, 0.1), checked like a recipe's fractions."""
+    from flower_edge.data.sources import check_fractions
+
+    if value is None:
+        return None
+    try:
+        return check_fractions(value.split(","))
+    except UsageError:
+        raise click.BadParameter(f"{value!r}: give three fractions train,val,test >= 0 summing to 1, "
+                                 "with train > 0, e.g. 0.8,0.1,0.1") from None
+
+
 @click.command("train")
 @click.option("--config", "recipe", type=click.Path(dir_okay=False), help="Recipe .toml (see train/*.toml).")
 @click.option("--data", help="Dataset folder (one sub-folder per class, or Oxford 102).")
 @click.option("--source", type=click.Choice(["folder", "oxford102", "synthetic"]), help="Dataset layout (default: detect).")
+@click.option("--split", callback=lambda c, p, v: _split(v), metavar="TRAIN,VAL,TEST",
+              help="Split fractions for a folder without train/val/test [0.8,0.1,0.1].")
 @click.option("--model", help="Backbone, e.g. mobilenet_v2, inception_v3, baseline_cnn.")
 @click.option("--weights", help="imagenet, none, or a notop .h5 of the backbone.")
 @click.option("--image-size", type=click.IntRange(min=1), help="Input size in px (default: the model's).")
@@ -44,6 +59,8 @@ def _layers(value):
               default=None, metavar="LOW HIGH", help="Augmentation zoom range, e.g. 1.0 1.5 (crop in).")
 @click.option("--mixup", type=click.FloatRange(min=0), help="Mixup Beta alpha (0 = off), e.g. 0.2.")
 @click.option("--color", type=click.FloatRange(0, 1), help="Contrast/saturation jitter strength (0 = off), e.g. 0.3.")
+@click.option("--layer-lr-ratio", type=click.FloatRange(0, 1, min_open=True),
+              help="Discriminative rates: the lowest backbone layer's rate / the top's (1 = off), e.g. 0.1.")
 @click.option("--swa-epochs", type=click.IntRange(min=0), help="Average the weights of the last N epochs (0 = off).")
 @click.option("--seed", type=click.IntRange(min=0), help="Split and training seed.")
 @click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]))
@@ -103,7 +120,7 @@ def _config(recipe, flags):
     from flower_edge.train.config import apply_overrides, load_recipe
 
     cfg = load_recipe(recipe)
-    data = {"path": flags["data"], "source": flags["source"], "seed": flags["seed"],
+    data = {"path": flags["data"], "source": flags["source"], "seed": flags["seed"], "fractions": flags["split"],
             "batch_size": flags["batch_size"]}
     model = {"name": flags["model"], "image_size": flags["image_size"], "weights": flags["weights"]}
     train = {"head_epochs": flags["epochs"], "finetune_epochs": flags["finetune_epochs"],
@@ -112,6 +129,7 @@ def _config(recipe, flags):
              "label_smoothing": flags["label_smoothing"], "strategy": flags["strategy"],
              "finetune_lr": flags["finetune_lr"], "zoom": flags["zoom"], "mixup": flags["mixup"],
              "swa_epochs": flags["swa_epochs"], "color": flags["color"],
+             "layer_lr_ratio": flags["layer_lr_ratio"],
              "precision": flags["precision"], "jit": flags["jit"]}
     return apply_overrides(cfg, data, model, train)
 

@@ -53,7 +53,7 @@ def detect_source(path: str | os.PathLike) -> str:
 
 
 def load_data(path: str | os.PathLike, source: str | None = None, seed: int = 0,
-              fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> DataSplits:
+              fractions: tuple[float, float, float] = (0.8, 0.1, 0.1)) -> DataSplits:
     """Read a dataset into train/val/test splits.
 
     `source` None auto-detects. Folder sets with train/ valid|val/ test/ are used as
@@ -83,7 +83,7 @@ def check_fractions(fractions) -> tuple[float, float, float]:
         values = ()
     if len(values) != 3 or min(values) < 0 or values[0] <= 0 or abs(sum(values) - 1) > 1e-6:
         raise UsageError(f"split fractions must be three numbers train,val,test >= 0 summing to 1 "
-                         f"with train > 0 (got {fractions}); e.g. 0.7,0.15,0.15")
+                         f"with train > 0 (got {fractions}); e.g. 0.8,0.1,0.1")
     return values
 
 

@@ -35,29 +35,32 @@ def set_phase(model, phase: int, finetune_layers: int | str, scratch: bool = Fal
     return sum(1 for layer in backbone if layer.trainable)
 
 
-def make_optimizer(cfg: TrainConfig, lr: float):
-    """SGD with (Nesterov) momentum, Adam(W) or RMSprop."""
+def make_optimizer(cfg: TrainConfig, lr: float, scales: dict[str, float] | None = None):
+    """SGD with (Nesterov) momentum, Adam(W) or RMSprop; `scales` (variable name -> step
+    scale, from layerwise.layer_scales) gives discriminative learning rates."""
     from flower_edge.tfcompat import keras
+    from flower_edge.train.layerwise import scaled_optimizer_class
 
     opt = keras().optimizers
-    decay = cfg.weight_decay or None
+    kwargs = {"learning_rate": lr, "weight_decay": cfg.weight_decay or None}
     if cfg.optimizer == "sgd":
-        return opt.SGD(learning_rate=lr, momentum=cfg.momentum, nesterov=cfg.momentum > 0,
-                       weight_decay=decay)
-    if cfg.optimizer == "rmsprop":
-        return opt.RMSprop(learning_rate=lr, momentum=cfg.momentum if cfg.momentum < 1 else 0.0,
-                           weight_decay=decay)
-    return opt.Adam(learning_rate=lr, weight_decay=decay)
+        cls, kwargs = opt.SGD, {**kwargs, "momentum": cfg.momentum, "nesterov": cfg.momentum > 0}
+    elif cfg.optimizer == "rmsprop":
+        cls, kwargs = opt.RMSprop, {**kwargs, "momentum": cfg.momentum if cfg.momentum < 1 else 0.0}
+    else:
+        cls = opt.Adam
+    return (scaled_optimizer_class(cls, scales) if scales else cls)(**kwargs)
 
 
 def compile_model(model, cfg: TrainConfig, lr: float, num_classes: int, loss=None, metrics=None) -> None:
     """Compile for one phase: smoothed cross-entropy, top-1 and top-5 accuracy (or the
-    given loss and metrics, e.g. distillation's)."""
+    given loss and metrics, e.g. distillation's), with cfg.layer_lr_ratio's rates."""
     from flower_edge.tfcompat import keras
+    from flower_edge.train.layerwise import layer_scales
 
     k = keras()
     model.compile(
-        optimizer=make_optimizer(cfg, lr),
+        optimizer=make_optimizer(cfg, lr, layer_scales(model, cfg.layer_lr_ratio)),
         loss=loss or k.losses.CategoricalCrossentropy(label_smoothing=cfg.label_smoothing),
         metrics=metrics or [k.metrics.CategoricalAccuracy(name="accuracy"),
                             k.metrics.TopKCategoricalAccuracy(k=min(5, num_classes), name="top5")],
