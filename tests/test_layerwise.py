@@ -89,3 +89,45 @@ def test_ratio_validated_and_off_by_default():
     with pytest.raises(UsageError, match="layer_lr_ratio"):
         dataclasses.replace(TrainConfig(), layer_lr_ratio=1.5)
 
+
+
+MIRRORED = '''
+import numpy as np
+import tensorflow as tf
+cpu = tf.config.list_physical_devices("CPU")[0]
+tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
+from flower_edge.models import get_spec
+from flower_edge.models.build import build_model
+from flower_edge.tfcompat import keras
+from flower_edge.train.config import TrainConfig
+from flower_edge.train.model_setup import compile_model, set_phase
+
+def first_layer_steps(ratio):
+    keras().utils.set_random_seed(0)
+    with tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"]).scope():
+        model = build_model(get_spec("tiny_cnn"), 3, 32, weights=None, dropout=0.0)
+        set_phase(model, 2, "all")
+        compile_model(model, TrainConfig(optimizer="sgd", momentum=0.0, layer_lr_ratio=ratio), 1e-2, 3)
+    rng = np.random.default_rng(0)
+    x = rng.uniform(0, 255, (8, 32, 32, 3)).astype(np.float32)
+    y = np.eye(3, dtype=np.float32)[rng.integers(0, 3, 8)]
+    var = model.trainable_variables[0]
+    before = var.numpy()
+    model.fit(x, y, batch_size=8, epochs=1, verbose=0, shuffle=False)
+    return [np.abs(copy.numpy() - before).sum() for copy in var.values]
+
+full, scaled = first_layer_steps(1.0), first_layer_steps(0.1)
+print("RATIOS", *[s / f for s, f in zip(scaled, full)])
+'''
+
+
+def test_every_replica_takes_the_scaled_step():
+    """Under MirroredStrategy the optimizer steps each replica's copy of a variable
+    ("conv1/kernel/replica_1:0"); every copy must get the same scale, or they drift apart."""
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-c", MIRRORED], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    ratios = [float(r) for r in out.stdout.split("RATIOS")[1].split()]
+    assert len(ratios) == 2 and all(abs(r - 0.1) < 1e-3 for r in ratios), ratios

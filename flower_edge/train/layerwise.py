@@ -28,13 +28,23 @@ def layer_scales(model, ratio: float) -> dict[str, float]:
     return scales
 
 
+def _model_name(variable) -> str:
+    """The model variable's name. Under a distribution strategy the step sees each replica's
+    copy ("conv1/kernel/replica_1:0"); its container carries the name `layer_scales` used."""
+    # Where tf_keras' own Optimizer._var_key finds the container: on the variable, or on
+    # a ResourceVariable's handle.
+    container = (getattr(variable, "_distributed_container", None)
+                 or getattr(getattr(variable, "handle", None), "_distributed_container", None))
+    return (container() if container else variable).name
+
+
 def scaled_optimizer_class(base: type, scales: dict[str, float]) -> type:
     """A subclass of the tf_keras optimizer `base` whose steps are scaled per variable."""
     from flower_edge.tfcompat import tf
 
     class LayerwiseScaled(base):
         def update_step(self, gradient, variable):
-            scale = scales.get(variable.name, 1.0)
+            scale = scales.get(_model_name(variable), 1.0)
             if scale == 1.0:
                 return super().update_step(gradient, variable)
             before = tf().identity(variable)
