@@ -10,7 +10,13 @@ STAMP := $(VENV)/.installed
 TFLRT := .venv-tflrt
 TFLRT_STAMP := $(TFLRT)/.installed
 
-.PHONY: demo test lint clean
+# The Raspberry Pi AI Camera (IMX500) converter: its own venv (TF 2.15, MCT, Sony's imx500-converter,
+# Java 17), every package pinned in flower_edge/imx500/requirements.txt; built in ~/.cache/flower-edge
+# (or $$FLOWER_EDGE_IMX500_VENV), kept between runs, rebuilt when the pins change.
+.PHONY: demo test lint clean imx500
+
+imx500: $(STAMP)
+	$(PY) -m flower_edge.imx500.env
 
 $(TFLRT_STAMP):
 	-$(PYTHON) -m venv $(TFLRT) && $(TFLRT)/bin/python -m pip install --quiet "tflite-runtime==2.14.0" "numpy<2" && touch $(TFLRT_STAMP)

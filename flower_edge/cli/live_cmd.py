@@ -11,10 +11,11 @@ from flower_edge.runtime.smoothing import DEFAULT_HALF_LIFE, DEFAULT_HOLD, DEFAU
 
 
 @click.command("live")
-@click.argument("bundle", metavar="BUNDLE")
+@click.argument("bundle", metavar="[BUNDLE]", required=False)
 @click.option("--source", "-s", required=True, metavar="SOURCE",
-              help="picamera, a camera index (0), a video file, an rtsp:// or http:// URL, or watch:DIR "
-                   "(each new image file in DIR).")
+              help="picamera, a camera index (0), a video file, an rtsp:// or http:// URL, watch:DIR "
+                   "(each new image file in DIR), or imx500:NETWORK.rpk (the AI Camera classifies on "
+                   "its sensor; no BUNDLE).")
 @click.option("--top-k", "-k", default=3, show_default=True, type=click.IntRange(min=1),
               help="Classes per record in --log.")
 @click.option("--half-life", type=click.FloatRange(min=0), default=DEFAULT_HALF_LIFE, show_default=True,
@@ -49,6 +50,7 @@ def live_cmd(bundle, source, top_k, half_life, half_life_seconds, margin, hold, 
       flower-edge live int8/ --source 0 --log labels.jsonl --changes-only
       flower-edge live int8/ --source garden.mp4 --max-frames 300
       flower-edge live int8/ --source watch:/home/pi/timelapse --half-life-seconds 30
+      flower-edge live --source imx500:rpk/network.rpk
     """
     from flower_edge.errors import UsageError
     from flower_edge.runtime.live import Display, JsonlLog, classify_frames
@@ -66,7 +68,21 @@ def live_cmd(bundle, source, top_k, half_life, half_life_seconds, margin, hold, 
         smoothing = SmoothingConfig(half_life_seconds, seconds=True, margin=margin, hold=hold)
     else:
         smoothing = SmoothingConfig(half_life, margin=margin, hold=hold)
-    predictor = Predictor(bundle, threads=threads)
+    # The log first: a log that cannot be opened must fail before a camera is started.
+    log = JsonlLog(log_path, changes_only) if log_path else None
+    if source.startswith("imx500:"):
+        if bundle or threads:
+            raise UsageError("--source imx500: runs the network on the camera's sensor: drop BUNDLE and "
+                             "--threads (labels come from the .rpk or the files beside it)")
+        from flower_edge.runtime.imx500 import open_sensor
+
+        predictor, frames = open_sensor(source)
+        title = f"IMX500 network {source[len('imx500:'):]}"
+    elif not bundle:
+        raise UsageError("missing BUNDLE: pass a bundle folder (e.g. export/int8), or --source imx500:NETWORK.rpk")
+    else:
+        predictor = Predictor(bundle, threads=threads)
+        title = f"{predictor.bundle.variant} {predictor.bundle.manifest.get('architecture', '?')}"
     options = {}
     if source.startswith("watch:"):
         from flower_edge.runtime.transforms import load_for_model
@@ -74,18 +90,16 @@ def live_cmd(bundle, source, top_k, half_life, half_life_seconds, margin, hold, 
         # the model's own decode: a camera-size JPEG decoded at the size needed, upright by EXIF
         options = {"existing": existing,
                    "decode": lambda path: load_for_model(path, predictor.image_size, predictor.draft)}
-    # The log first: a log that cannot be opened must fail before a camera is started.
-    log = JsonlLog(log_path, changes_only) if log_path else None
     display = Display()
-    frames = open_source(source, **options)
+    if not source.startswith("imx500:"):
+        frames = open_source(source, **options)
 
     def on_result(result):
         display(result)
         if log is not None:
             log(result)
 
-    click.echo(f"live: {predictor.bundle.variant} {predictor.bundle.manifest.get('architecture', '?')} "
-               f"on {source} ({predictor.interpreter_name}); Ctrl-C stops", err=True)
+    click.echo(f"live: {title} on {source} ({predictor.interpreter_name}); Ctrl-C stops", err=True)
     try:
         with _sigterm_stops_like_ctrl_c():
             summary = classify_frames(predictor, frames, smoothing, top_k=top_k, max_frames=max_frames,

@@ -53,12 +53,20 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
               help="Run the quantization debugger; per-layer report in export/debug/.")
 @click.option("--keep-float", default=None, metavar="LAYER,...|auto:K",
               help="Also export int8 with these layers (or the K worst) kept in float.")
+@click.option("--imx500", "imx500", is_flag=True,
+              help="Export for the Raspberry Pi AI Camera (Sony IMX500): export/imx500/packerOut.zip "
+                   "(MobileNetV2 widths, baseline_cnn; builds its converter venv on first use).")
+@click.option("--imx500-gptq", type=click.IntRange(min=1), default=None, metavar="EPOCHS",
+              help="With --imx500: MCT's GPTQ (learned rounding) for EPOCHS, not plain PTQ.")
+@click.option("--imx500-eval", type=click.Path(file_okay=False, exists=True), default=None, metavar="DIR",
+              help="With --imx500: measure top-1 and agreement with float on labelled photos "
+                   "(one folder per class), with the quantized model as MCT simulates it.")
 @click.option("--config", "recipe_path", type=click.Path(), default=None,
               help="A quantize recipe (.toml, see quantize/ in the repo); flags override it.")
 def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_type, calib_samples,
                  calib_data, per_tensor, int16x8, no_bias_correction, weight_scales, activation_ranges,
                  no_mean_correction, allow_float_fallback, qat_epochs, prune, cluster, debug, keep_float,
-                 recipe_path, rounding=None) -> None:
+                 recipe_path, rounding=None, imx500=False, imx500_gptq=None, imx500_eval=None) -> None:
     """Convert a training run to TFLite bundles and check each against the Keras model.
 
     Writes RUN_DIR/export/<variant>/{model.tflite,labels.txt,manifest.json} and
@@ -72,6 +80,7 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
       flower-edge quantize artifacts/mnv2 --int8 --qat-epochs 2
       flower-edge quantize artifacts/mnv2 --int8 --int16x8       # + int16 activations
       flower-edge quantize artifacts/mnv2 --prune 0.75 --cluster 16   # int8-pruned75, ...
+      flower-edge quantize artifacts/mnv2 --imx500        # Raspberry Pi AI Camera only
     """
     from flower_edge.config import from_mapping, load_toml, override
     from flower_edge.quantize.export import quantize_run
@@ -95,6 +104,12 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
         prune=_numbers(prune, _sparsity, "--prune") if prune else None,
         cluster=_numbers(cluster, int, "--cluster") if cluster else None,
         keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None)
+    if (imx500_gptq or imx500_eval) and not imx500:
+        raise click.UsageError("--imx500-gptq and --imx500-eval apply to --imx500; add --imx500")
+    if imx500:
+        _imx500(run_dir, calib_samples, calib_data, no_bias_correction, imx500_gptq, imx500_eval)
+        if not (chosen or extras_only or recipe_path):
+            return
     result = quantize_run(run_dir, recipe, calib_data=calib_data)
     click.echo(result.table())
     for warning in result.warnings:
@@ -102,6 +117,20 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
     if result.debug_report:
         click.echo(f"quantization debugger report: {result.debug_report}")
     click.echo(f"converter log: {result.log}", err=True)
+
+
+def _imx500(run_dir, calib_samples, calib_data, no_bias_correction, gptq, eval_dir) -> None:
+    """The AI Camera export (flower_edge/imx500), in its own pinned venv."""
+    from dataclasses import replace
+
+    from flower_edge.imx500.export import Imx500Options, export_imx500
+
+    options = replace(Imx500Options(), **{k: v for k, v in (
+        ("calib_samples", calib_samples), ("gptq_epochs", gptq),
+        ("weights_bias_correction", False if no_bias_correction else None)) if v is not None})
+    result = export_imx500(run_dir, options, calib_data=calib_data, eval_dir=eval_dir,
+                           echo=lambda text: click.echo(text, err=True))
+    click.echo(result.summary())
 
 
 def _sparsity(text: str) -> float:

@@ -44,13 +44,17 @@ class FrameResult:
     probability: float
     top_k: tuple[tuple[str, float], ...]
     changed: bool
+    sensor_ms: float | None = None  # the IMX500's own inference time (imx500:), when it reports one
 
     def to_dict(self) -> dict:
-        return {"frame": self.index, "source": self.name, "time": round(self.time, 4),
-                "latency_ms": round(self.latency_ms, 3), "label": self.label,
-                "probability": round(self.probability, 5), "raw_label": self.raw_label,
-                "raw_probability": round(self.raw_probability, 5), "changed": self.changed,
-                "top_k": [{"label": k, "probability": round(p, 5)} for k, p in self.top_k]}
+        record = {"frame": self.index, "source": self.name, "time": round(self.time, 4),
+                  "latency_ms": round(self.latency_ms, 3), "label": self.label,
+                  "probability": round(self.probability, 5), "raw_label": self.raw_label,
+                  "raw_probability": round(self.raw_probability, 5), "changed": self.changed,
+                  "top_k": [{"label": k, "probability": round(p, 5)} for k, p in self.top_k]}
+        if self.sensor_ms is not None:
+            record["sensor_dnn_ms"] = round(self.sensor_ms, 3)
+        return record
 
 
 @dataclasses.dataclass
@@ -63,6 +67,7 @@ class LiveSummary:
     per_label: Counter = dataclasses.field(default_factory=Counter)
     changes: int = 0
     stopped_by: str = "end of source"
+    sensor_ms: list[float] = dataclasses.field(default_factory=list)  # imx500: DNN time per frame
 
     @property
     def fps(self) -> float:
@@ -72,17 +77,22 @@ class LiveSummary:
         return float(np.percentile(self.latencies_ms, q)) if self.latencies_ms else 0.0
 
     def to_dict(self) -> dict:
-        return {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
+        data = {"frames": self.frames, "seconds": round(self.seconds, 3), "fps": round(self.fps, 2),
                 "latency_ms": {"p50": round(self.percentile(50), 3), "p90": round(self.percentile(90), 3)},
                 "frames_per_label": dict(self.per_label.most_common()), "label_changes": self.changes,
                 "stopped_by": self.stopped_by}
+        if self.sensor_ms:
+            data["sensor_dnn_ms"] = {"p50": round(float(np.percentile(self.sensor_ms, 50)), 3),
+                                     "p90": round(float(np.percentile(self.sensor_ms, 90)), 3)}
+        return data
 
     def render(self) -> str:
         labels = ", ".join(f"{k} {v}" for k, v in self.per_label.most_common()) or "none"
         return (f"{self.frames} frames in {self.seconds:.1f} s ({self.fps:.1f} FPS), latency "
                 f"p50 {self.percentile(50):.1f} ms, p90 {self.percentile(90):.1f} ms; "
                 f"{self.changes} label change{'' if self.changes == 1 else 's'}; frames per label: {labels} "
-                f"({self.stopped_by})")
+                f"({self.stopped_by})"
+                + (f"; sensor DNN time p50 {np.percentile(self.sensor_ms, 50):.1f} ms" if self.sensor_ms else ""))
 
 
 def _prepared(predictor, frames: Iterable[Frame | None], ahead: int = 2):
@@ -110,6 +120,8 @@ def _prepared(predictor, frames: Iterable[Frame | None], ahead: int = 2):
             for frame in frames:
                 if frame is None:
                     item = (None, None, 0.0)
+                elif frame.probabilities is not None:  # classified on the sensor (imx500:)
+                    item = (frame, None, 0.0)
                 else:
                     t0 = time.perf_counter()
                     pixels = frame_input(predictor, frame.rgb)
@@ -157,7 +169,10 @@ def classify_frames(predictor, frames: Iterable[Frame | None], smoothing: Smooth
                     break
                 continue
             t0 = time.perf_counter()
-            probs = predictor.probabilities(pixels[None])[0]
+            if frame.probabilities is not None:
+                probs = frame.probabilities
+            else:
+                probs = predictor.probabilities(pixels[None])[0]
             latency = prep_ms + (time.perf_counter() - t0) * 1000.0  # resize + inference
             label, smoothed = smoother.update(probs, frame.time)
             raw = int(np.argmax(probs))
@@ -165,9 +180,11 @@ def classify_frames(predictor, frames: Iterable[Frame | None], smoothing: Smooth
             shown = label
             result = FrameResult(summary.frames, frame.name, time.monotonic() - start, latency, labels[raw],
                                  float(probs[raw]), labels[label], float(smoothed[label]),
-                                 tuple(predictor.top_k(smoothed, top_k)), changed)
+                                 tuple(predictor.top_k(smoothed, top_k)), changed, frame.sensor_ms)
             summary.frames += 1
             summary.latencies_ms.append(latency)
+            if frame.sensor_ms is not None:
+                summary.sensor_ms.append(frame.sensor_ms)
             summary.per_label[labels[label]] += 1
             summary.changes += changed
             if on_result is not None:

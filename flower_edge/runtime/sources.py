@@ -35,6 +35,10 @@ class Frame:
     rgb: np.ndarray
     name: str
     time: float
+    # A sensor that classifies on-chip (imx500:) hands over its probabilities, and its own
+    # inference time in ms; the frame's pixels are then not classified again.
+    probabilities: np.ndarray | None = None
+    sensor_ms: float | None = None
 
 
 def open_source(spec: str, **kwargs) -> Iterator[Frame]:
