@@ -46,7 +46,11 @@ def predict_rate(bundle: str, paths: list[Path], seconds: float, threads) -> flo
     return n / (time.perf_counter() - t0)
 
 
-def start_server(bundle: str, workers: int, threads, http_threads: int):
+def start_server(bundle: str, workers: int, threads, http_threads: int, server: str = "serve"):
+    if server != "serve":  # waitress with its default limits, as before the connection guard
+        from bench_serve_flood import start_server as start_other
+
+        return start_other(bundle, server)
     cmd = [sys.executable, "-m", "flower_edge.cli.main", "serve", bundle, "--host", HOST, "--port", "0",
            "--workers", str(workers), "--http-threads", str(http_threads)]
     if threads:
@@ -133,6 +137,8 @@ def main() -> int:
     ap.add_argument("--workers", default="1,2", help="server interpreter pools to compare")
     ap.add_argument("--threads", type=int, default=None, help="threads per interpreter")
     ap.add_argument("--http-threads", type=int, default=8)
+    ap.add_argument("--server", choices=["serve", "waitress-defaults"], default="serve",
+                    help="waitress-defaults: the app on plain waitress (1 interpreter), for comparison")
     args = ap.parse_args()
     paths = photos(args.images, args.limit)
     bodies = [(p.name, p.read_bytes()) for p in paths]
@@ -144,7 +150,7 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|---|---|")
     failed = False
     for workers in (int(w) for w in args.workers.split(",")):
-        proc, port = start_server(args.bundle, workers, args.threads, args.http_threads)
+        proc, port = start_server(args.bundle, workers, args.threads, args.http_threads, args.server)
         try:
             for clients in (int(c) for c in args.clients.split(",")):
                 r = level(port, bodies, clients, args.seconds, args.max_requests)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -203,3 +204,131 @@ def test_a_phone_photo_stored_rotated_is_classified_upright(served, eval_photos,
     got = post(http, url, rotated.read_bytes(), "phone.jpg").json()
     assert got["label"] == predictor.predict(photo, top_k=1)[0][0]
     assert got["probability"] == pytest.approx(predictor.predict(rotated, top_k=1)[0][1], abs=1e-6)
+
+
+def raw_exchange(url: str, payload: bytes, timeout: float = 30) -> tuple[int, dict, bytes]:
+    """Send bytes as they are (bad framing included) and read one HTTP answer."""
+    import http.client
+    import socket
+
+    host, port = url.rsplit("/", 1)[-1].rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(payload)
+        response = http.client.HTTPResponse(sock)
+        response.begin()
+        return response.status, dict(response.getheaders()), response.read()
+
+
+def assert_json_error(status, headers, body, want: int) -> str:
+    assert status == want, (status, body[:200])
+    assert headers["Content-Type"].startswith("application/json"), headers
+    error = json.loads(body)["error"]
+    assert error and "\n" not in error
+    return error
+
+
+def test_the_servers_own_errors_are_json_too(served):
+    url, http = served
+    head = "POST /v1/classify HTTP/1.1\r\nHost: x\r\n"
+    answer = raw_exchange(url, f"{head}Content-Length: abc\r\n\r\n".encode())
+    assert_json_error(*answer, 400)
+    answer = raw_exchange(url, f"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: {'a' * 300_000}\r\n\r\n".encode())
+    assert "headers" in assert_json_error(*answer, 431)
+    chunk = b"%x\r\n%s\r\n" % (MAX_BYTES + 10, b"a" * (MAX_BYTES + 10))
+    answer = raw_exchange(url, f"{head}Transfer-Encoding: chunked\r\n\r\n".encode() + chunk + b"0\r\n\r\n")
+    assert "--max-mb" in assert_json_error(*answer, 413)
+    assert http.request("GET", f"{url}/healthz").status == 200
+
+
+def test_an_oversized_upload_gets_a_413_answer_not_a_broken_pipe(served):
+    import http.client
+
+    url, _ = served
+    conn = http.client.HTTPConnection(url.split("//")[1], timeout=30)
+    conn.request("POST", "/v1/classify", body=b"\0" * 25_000_000,   # the client sends it all first
+                 headers={"Content-Type": "application/octet-stream"})
+    response = conn.getresponse()
+    headers = dict(response.getheaders())
+    assert "server's limit of 1.0 MB" in assert_json_error(response.status, headers, response.read(), 413)
+
+
+def test_a_request_that_does_not_arrive_in_time_gets_a_408(runtime_bundles):
+    import socket
+
+    from flower_edge.serve.app import create_app
+    from flower_edge.serve.limits import Limits
+    from flower_edge.serve.pool import PredictorPool
+    from flower_edge.serve.server import make_server
+
+    app = create_app(PredictorPool(runtime_bundles["bundles"]["int8"]))
+    server = make_server(app, "127.0.0.1", 0, limits=Limits(header_timeout=1, idle_timeout=2))
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        slow = socket.create_connection(("127.0.0.1", server.effective_port), timeout=10)
+        slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")  # and never the blank line
+        idle = socket.create_connection(("127.0.0.1", server.effective_port), timeout=10)
+        t0 = time.monotonic()
+        answer = slow.makefile("rb").read()
+        assert b"408 Request Timeout" in answer and b"--header-timeout" in answer, answer
+        assert 1 <= time.monotonic() - t0 < 5
+        assert idle.recv(10) == b""    # closed quietly after --idle-timeout
+        assert 2 <= time.monotonic() - t0 < 6
+    finally:
+        server.close()
+
+
+@pytest.mark.parametrize("how", [["--token", ""], ["--token", "  "], "env"])
+def test_an_empty_token_is_refused_at_start(how, invoke, monkeypatch, tmp_path):
+    if how == "env":
+        monkeypatch.setenv("FLOWER_EDGE_TOKEN", "")
+        how = []
+    # checked before the bundle loads (a server that started would not return here)
+    result = invoke("serve", tmp_path / "no-bundle", "--port", "0", *how)
+    assert_clean_error(result, code=2, contains="token is empty")
+
+
+@pytest.mark.parametrize("host, shown", [("127.0.0.2", "http://127.0.0.2:"), ("::1", "http://[::1]:")])
+def test_the_address_printed_is_the_one_bound(host, shown, runtime_bundles):
+    from flower_edge.serve.app import create_app
+    from flower_edge.serve.pool import PredictorPool
+    from flower_edge.serve.server import make_server, start_message
+
+    app = create_app(PredictorPool(runtime_bundles["bundles"]["int8"]))
+    try:
+        server = make_server(app, host, 0)
+    except Exception as exc:  # no IPv6 on this machine
+        pytest.skip(f"cannot bind {host}: {exc}")
+    try:
+        message = start_message(server, host, token=False)
+        assert f"{shown}{server.effective_port}/ (this machine only" in message, message
+    finally:
+        server.close()
+
+
+def test_the_log_is_one_summary_line_not_a_line_per_request(runtime_bundles, eval_photos, caplog):
+    from flower_edge.serve.app import create_app
+    from flower_edge.serve.pool import PredictorPool
+    from flower_edge.serve.server import make_server
+    from flower_edge.serve.stats import ServeStats, report_every
+
+    stats = ServeStats()
+    app = create_app(PredictorPool(runtime_bundles["bundles"]["int8"]), max_bytes=MAX_BYTES)
+    server = make_server(app, "127.0.0.1", 0, threads=2, max_bytes=MAX_BYTES, stats=stats)
+    threading.Thread(target=server.run, daemon=True).start()
+    url = f"http://127.0.0.1:{server.effective_port}"
+    http = urllib3.PoolManager(maxsize=16, retries=False, timeout=30)
+    photo = eval_photos[0].read_bytes()
+    try:
+        with ThreadPoolExecutor(16) as ex:  # 16 clients, 2 request threads: requests queue up
+            statuses = list(ex.map(lambda i: post(http, url, photo if i % 4 else b"junk").status, range(64)))
+        assert statuses.count(200) == 48 and statuses.count(415) == 16
+        assert not [r for r in caplog.records if r.name.startswith("waitress")]
+        lines: list[str] = []
+        report_every(stats, lambda: len(server.active_channels), lines.append, every=0.2)
+        deadline = time.monotonic() + 10
+        while not lines and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert len(lines) == 1, lines
+        assert "64 requests (48 2xx, 16 4xx)" in lines[0] and "waiting for a request thread" in lines[0], lines
+    finally:
+        server.close()

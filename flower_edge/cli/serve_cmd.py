@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import click
+
+from flower_edge.errors import UsageError
+from flower_edge.serve.limits import Limits
 
 
 @click.command("serve")
@@ -27,8 +32,22 @@ import click
               help="Largest image in megapixels (413 above it: decompression bombs).")
 @click.option("--top-k", "-k", default=5, show_default=True, type=click.IntRange(min=1),
               help="Classes returned when a request does not say (?top_k=N).")
+@click.option("--max-connections", default=Limits.max_connections, show_default=True,
+              type=click.IntRange(8, 100_000),
+              help="Open connections at most. At the limit a new one closes an idle or slow one "
+                   "(from the address holding the most first), never one being answered.")
+@click.option("--idle-timeout", default=Limits.idle_timeout, show_default=True,
+              type=click.IntRange(1, 3600), metavar="SECONDS",
+              help="Close a keep-alive connection after this long without a request.")
+@click.option("--header-timeout", default=Limits.header_timeout, show_default=True,
+              type=click.IntRange(1, 3600), metavar="SECONDS",
+              help="A request's headers must arrive within this long of its first byte (408).")
+@click.option("--request-timeout", default=Limits.request_timeout, show_default=True,
+              type=click.IntRange(1, 3600), metavar="SECONDS",
+              help="A whole request, body included, must arrive within this long (408); "
+                   "allow for a --max-mb upload on a slow link.")
 def serve_cmd(bundle, host, port, token, workers, threads, http_threads, max_mb, max_megapixels,
-              top_k) -> None:
+              top_k, max_connections, idle_timeout, header_timeout, request_timeout) -> None:
     """Serve a bundle over HTTP: POST /v1/classify, GET /v1/model, GET /healthz, and a web page at /.
 
     \b
@@ -39,25 +58,41 @@ def serve_cmd(bundle, host, port, token, workers, threads, http_threads, max_mb,
     """
     from flower_edge.serve.app import create_app, require_flask
 
+    _check_token(token)
     require_flask()  # before the model loads: the missing extra is the first thing to fix
     from flower_edge.serve.pool import PredictorPool
     from flower_edge.serve.server import make_server, start_message
+    from flower_edge.serve.stats import ServeStats, report_every
 
     pool = PredictorPool(bundle, workers=workers, threads=threads)
     max_bytes = int(max_mb * 1e6)
     app = create_app(pool, token=token, max_bytes=max_bytes, max_pixels=int(max_megapixels * 1e6),
                      top_k=top_k)
-    server = make_server(app, host, port, threads=http_threads, max_bytes=max_bytes)
+    limits = Limits(max_connections=max_connections, idle_timeout=idle_timeout,
+                    header_timeout=header_timeout, request_timeout=request_timeout)
+    stats = ServeStats()
+    server = make_server(app, host, port, threads=http_threads, max_bytes=max_bytes, limits=limits,
+                         stats=stats)
     info = pool.first
     click.echo(f"{info.bundle.manifest.get('architecture', '?')} {info.bundle.variant} "
                f"({info.interpreter_name}, {workers} interpreter(s)); {start_message(server, host, bool(token))}",
                err=True)
+    report_every(stats, lambda: len(server.active_channels), lambda line: click.echo(line, err=True))
     try:
         server.run()
     except KeyboardInterrupt:
         click.echo("stopped", err=True)
     finally:
         server.close()
+
+
+def _check_token(token: str | None) -> None:
+    """An empty secret must not quietly switch authentication off."""
+    from_env = os.environ.get("FLOWER_EDGE_TOKEN")
+    if (token is not None and not token.strip()) or (token is None and from_env is not None
+                                                     and not from_env.strip()):
+        raise UsageError("the token is empty (--token or $FLOWER_EDGE_TOKEN); give a secret, "
+                         "or unset both to serve without one")
 
 
 COMMANDS = [serve_cmd]

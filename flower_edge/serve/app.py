@@ -18,6 +18,12 @@ DEFAULT_MAX_BYTES = 20_000_000   # a 12-50 MP phone JPEG is 3-15 MB (decimal MB,
 DEFAULT_MAX_PIXELS = 50_000_000        # a 50 MP phone photo; a bomb claims far more
 
 
+def too_large_message(max_bytes: int) -> str:
+    """The 413 message, from the app or from waitress (connections.JsonErrorTask)."""
+    return (f"request body over this server's limit of {max_bytes / 1e6:.1f} MB; "
+            f"send a smaller photo or raise --max-mb")
+
+
 def require_flask():
     """Import Flask, or a one-line error naming the extra."""
     try:
@@ -90,8 +96,7 @@ def _install_guards(app, flask, error, token: str | None, max_bytes: int, stats:
     @app.errorhandler(HTTPException)
     def http_error(exc):
         if exc.code == 413:
-            return error(413, f"request body over this server's limit of {max_bytes / 1e6:.1f} MB; "
-                              f"send a smaller photo or raise --max-mb")
+            return error(413, too_large_message(max_bytes))
         return error(exc.code or 500, exc.description or exc.name)
 
     @app.errorhandler(Exception)
