@@ -80,7 +80,7 @@ def start_message(server, host: str, token: bool) -> str:
     else:
         any_address = bound in ("0.0.0.0", "::")
         name = socket.gethostname() if any_address else url_host(bound)
-        where = f"http://{name}:{port}/ (bound to {bound}: your network can reach it)"
+        where = f"http://{name}:{port}/ (bound to {url_host(bound)}: your network can reach it)"
         if not token:
             where += "; anyone who can reach it can use it: add --token to require a shared secret"
     return f"serving on {where}"
