@@ -57,3 +57,32 @@ def test_held_open_connections_do_not_hold_the_server_down(server, flood, runtim
     finally:
         proc.kill()
         proc.wait(timeout=30)
+
+
+class _Conn:
+    """What GuardedServer._victims reads of a connection: address, requests, rank."""
+
+    def __init__(self, host, waited, served=False, sent_whole_request=False):
+        self.addr, self.waited, self.sent = (host, 5000), waited, sent_whole_request
+        self.requests = ["being answered"] if served else []
+
+    def eviction_rank(self):
+        return (1, -self.waited)
+
+    def read_waiting(self):
+        if self.sent:  # its request was in the socket, not yet read: reading it saves it
+            self.requests = ["read now"]
+
+
+def test_at_the_limit_the_address_holding_most_goes_first_and_a_served_request_never():
+    from flower_edge.serve.connections import GuardedServer, _group
+
+    flood = [_Conn("10.0.0.9", waited) for waited in (1.0, 3.0, 2.0)]
+    honest = _Conn("10.0.0.2", waited=60.0)
+    served = _Conn("10.0.0.9", waited=99.0, served=True)
+    arrived = _Conn("10.0.0.9", waited=50.0, sent_whole_request=True)
+    order = list(GuardedServer._victims([honest, served, arrived, *flood]))
+    assert order == [flood[1], flood[2], flood[0], honest]
+    assert arrived.requests == ["read now"]  # read, then kept
+    assert _group(("2001:db8::1", 1)) == _group(("2001:db8::ffff", 2)) != _group(("2001:db9::1", 1))
+    assert _group(("::ffff:10.0.0.9", 1)) == _group(("10.0.0.9", 1))
