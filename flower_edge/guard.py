@@ -39,6 +39,14 @@ RUN_ENTRIES = frozenset({
     "predictions.png", "lr_find.png", "lr_find.csv", "lr_find.json", "backup"})
 
 
+def public_path(path: str | os.PathLike) -> Path:
+    """`path` as it will be once every staging folder on it is swapped into place: what
+    messages and recorded paths name (the staging folder no longer exists by then)."""
+    staged = re.compile(rf"\.(.+){re.escape(STAGING)}\d+-[a-z0-9_]+")
+    parts = [m.group(1) if (m := staged.fullmatch(part)) else part for part in Path(path).parts]
+    return Path(*parts) if parts else Path(path)
+
+
 def write_marker(folder: Path, kind: str) -> None:
     """Mark `folder` as flower-edge's (the first file written into it)."""
     from flower_edge import __version__
@@ -78,8 +86,24 @@ def _model_temp(name: str) -> bool:
 
 
 def _legacy_run(entries: list[Path]) -> bool:
+    """Only what `train` writes, and its commit file: every run made before markers
+    finished an epoch (a run that did not was removed), so checkpoints/state.json names
+    a phase and an epoch. A user's own config.toml + split.json + model.keras is not a run."""
     names = {p.name for p in entries if not _model_temp(p.name)}
-    return {"config.toml", "split.json"} <= names and names <= RUN_ENTRIES
+    if not ({"config.toml", "split.json", "checkpoints"} <= names and names <= RUN_ENTRIES):
+        return False
+    folder = next(p for p in entries if p.name == "checkpoints")
+    try:
+        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and {"epoch", "phase", "checkpoint"} <= state.keys()
+
+
+def _legacy_export(entries: list[Path]) -> bool:
+    """RUN/export before markers: bundles and quantize's own reports, nothing else."""
+    own = {"quantize.json", "quantize.md", "quantize.toml", "convert.log", "debug"}
+    return all(p.name in own or (p.is_dir() and is_kind(p, "bundle")) for p in entries)
 
 
 def _legacy_bundle(entries: list[Path]) -> bool:
@@ -97,16 +121,89 @@ def _legacy_synthetic(entries: list[Path]) -> bool:
         p.is_dir() and own_pictures(p) for p in entries if p.name != "synthetic.json")
 
 
+def _legacy_demo(entries: list[Path]) -> bool:
+    """`demo --out` before markers: its synthetic data/ and its run/, nothing else."""
+    kinds = {"data": "synthetic", "run": "run"}
+    return all(p.name in kinds and is_kind(p, kinds[p.name]) for p in entries)
+
+
 def _legacy_pictures(entries: list[Path]) -> bool:
     return all(p.is_file() and p.suffix == ".png" for p in entries)
 
 
 _LEGACY = {"run": _legacy_run, "bundle": _legacy_bundle, "synthetic": _legacy_synthetic,
-           "gradcam": _legacy_pictures}
+           "gradcam": _legacy_pictures, "export": _legacy_export, "demo": _legacy_demo}
 
 
-def check_apart(path: Path, data: Iterable, what: str) -> None:
-    """Refuse an output `path` that is a data folder, lies inside one, or contains one."""
+# Say it explicitly where an output has no data folder to keep apart from: every output
+# helper demands `data`, so a new command cannot forget the rule. Folders of labelled
+# photos are refused even then (photo_layout).
+NO_DATA: tuple = ()
+_SCAN_LIMIT = 256  # entries looked at per folder: the test must stay cheap on huge folders
+
+
+def run_data(run: str | os.PathLike | None) -> list[str]:
+    """The data folder a run records in config.toml ([data] path): outputs of commands
+    that read a run are kept apart from it as from a --data flag."""
+    import tomllib
+
+    if run is None:
+        return []
+    try:
+        with open(Path(run) / "config.toml", "rb") as fh:
+            path = tomllib.load(fh).get("data", {}).get("path")
+    except (OSError, ValueError):
+        return []
+    return [path] if isinstance(path, str) and path else []
+
+
+def _class_folder(folder: Path) -> bool:
+    """A folder of photos: image files directly in it, no sub-folders, not flower-edge's."""
+    from flower_edge.runtime.transforms import IMAGE_EXTENSIONS
+
+    images = False
+    try:
+        with os.scandir(folder) as it:
+            for n, entry in enumerate(it):
+                if n >= _SCAN_LIMIT:
+                    break
+                if entry.name.startswith("."):
+                    if entry.name == MARKER:
+                        return False
+                    continue
+                if entry.is_dir():
+                    return False
+                images = images or os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
+    except OSError:
+        return False
+    return images
+
+
+def photo_layout(folder: Path) -> bool:
+    """True for a labelled-photo layout: two or more class folders of images, and no
+    other (unmarked, visible) sub-folder. Such a folder is data, whoever made it."""
+    classes = 0
+    try:
+        with os.scandir(folder) as it:
+            subs = [Path(e.path) for n, e in zip(range(_SCAN_LIMIT), it)
+                    if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
+    except OSError:
+        return False
+    for sub in subs:
+        if (sub / MARKER).exists():
+            continue
+        if not _class_folder(sub):
+            return False
+        classes += 1
+    return classes >= 2
+
+
+def check_apart(path: Path, data: Iterable, what: str, kind: str | None = None) -> None:
+    """Refuse an output `path` that is a data folder, lies inside one, or contains one.
+
+    `data` lists the data folders known to the command (a flag, or recorded in the run);
+    any folder of labelled photos on the way from `path` to the root counts as data too
+    (a synthetic set flower-edge made may be replaced by another: `kind` "synthetic")."""
     out = Path(path).resolve()
     for item in data:
         if not item:
@@ -119,6 +216,38 @@ def check_apart(path: Path, data: Iterable, what: str) -> None:
         if out in src.parents:
             raise UsageError(f"{what} {path} contains the data folder {item}; choose an output "
                              f"folder that does not hold the data (e.g. --out artifacts)")
+    for folder in (out, *out.parents):
+        if folder == out and kind == "synthetic" and is_kind(out, "synthetic"):
+            continue
+        if photo_layout(folder):
+            where = "is" if folder == out else f"is inside {folder},"
+            raise UsageError(f"{what} {path} {where} a folder of labelled photos (class folders "
+                             f"of images), which is data; write outputs outside it (e.g. --out "
+                             f"artifacts)")
+
+
+def _data_note(folder: Path) -> str:
+    """', and contains the data folder X' for a refused folder holding labelled photos."""
+    try:
+        with os.scandir(folder) as it:
+            subs = [Path(e.path) for _, e in zip(range(_SCAN_LIMIT), it) if e.is_dir()]
+    except OSError:
+        return ""
+    found = next((sub for sub in subs if photo_layout(sub)), None)
+    return f", and contains the data folder {found.name}" if found else ""
+
+
+def _holds_photos(folder: Path, kind: str) -> Path | None:
+    """A labelled-photo layout anywhere inside a folder about to be replaced, if any: a
+    dataset someone put into an output folder goes with it otherwise."""
+    for root, dirs, _files in os.walk(folder):
+        here = Path(root)
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if here == folder and kind == "synthetic":
+            continue
+        if photo_layout(here):
+            return here
+    return None
 
 
 def _is_empty_dir(path: Path) -> bool:
@@ -168,22 +297,23 @@ class Target:
                         _remove_own_entry(child)
 
 
-def prepare(path: str | os.PathLike, kind: str, what: str, replace: bool,
-            data: Iterable = (), hint: str = "", stage_new: bool = False) -> Target:
+def prepare(path: str | os.PathLike, kind: str, what: str, replace: bool, *,
+            data: Iterable, hint: str = "", stage_new: bool = False) -> Target:
     """A Target for writing `kind` at `path` (see the module docstring for the rules).
 
     `replace` says the user asked to replace an existing folder of the same kind
     (--force); without it an existing one is refused with `hint` naming the way out.
+    `data`: the data folders the output must keep apart from, or NO_DATA.
     `stage_new` writes even a new folder beside its place first (nothing half-written
     ever appears at `path`); without it a new folder is written in place (a training
     run, which must be resumable where it stands after a kill).
     """
     final = Path(path)
-    check_apart(final, data, what)
+    check_apart(final, data, what, kind)
     _sweep(final, kind)
     if final.exists() and not final.is_dir():
         raise UsageError(f"{what} {final} is a file; pass a folder")
-    if not final.exists() or _is_empty_dir(final):
+    if not final.exists() or _is_empty_dir(final) or _bare(final, kind):
         created = not final.exists()
         if stage_new:
             return _staged(final, kind, created)
@@ -191,18 +321,26 @@ def prepare(path: str | os.PathLike, kind: str, what: str, replace: bool,
         write_marker(final, kind)
         return Target(final, final, kind, created)
     if not is_kind(final, kind):
-        raise UsageError(f"{what} {final} already exists and was not made by flower-edge (no "
-                         f"{MARKER} marker); it is never replaced, not even with --force: choose "
-                         f"a new or empty folder")
+        raise UsageError(f"{what} {final} already exists and was not made by flower-edge: it "
+                         f"holds files flower-edge did not write (no {MARKER} marker){_data_note(final)}; it is never replaced, not even "
+                         f"with --force: choose a new or empty folder")
     if not replace:
         raise UsageError(f"{final} already holds a {kind}; {hint or 'pass --force to replace it'}")
+    photos = _holds_photos(final, kind)
+    if photos is not None:
+        raise UsageError(f"{what} {final} holds {photos}, a folder of labelled photos (data); it "
+                         f"is never replaced: move the photos out, or choose another folder")
     return _staged(final, kind, False)
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
+def _bare(folder: Path, kind: str) -> bool:
+    """A folder holding nothing but flower-edge's marker of `kind` (e.g. the staging
+    folder a whole `pipeline --force` run is built in): as good as empty."""
+    try:
+        names = [p.name for p in folder.iterdir()]
+    except OSError:
+        return False
+    return names == [MARKER] and is_kind(folder, kind)
 
 
 def _staged(final: Path, kind: str, created: bool) -> Target:
@@ -212,14 +350,16 @@ def _staged(final: Path, kind: str, created: bool) -> Target:
     work = Path(tempfile.mkdtemp(prefix=f".{final.name}{STAGING}{os.getpid()}-", dir=final.parent))
     # mkdtemp makes 0700; the folder becomes the user's output, so give it mkdir's mode
     # (a bundle copied to a Pi may be served by another user, e.g. a systemd service).
-    work.chmod(0o777 & ~_umask())
+    from flower_edge.io import ordinary_mode
+
+    work.chmod(ordinary_mode(folder=True))
     write_marker(work, kind)
     return Target(final, work, kind, created)
 
 
 @contextlib.contextmanager
-def adding_to(path: str | os.PathLike, kind: str, what: str, inside_run: Path | None = None,
-              data: Iterable = ()) -> Iterator[Path]:
+def adding_to(path: str | os.PathLike, kind: str, what: str, inside_run: Path | None = None, *,
+              data: Iterable) -> Iterator[Path]:
     """For a folder a command adds files to (explain --out, RUN/report, RUN/export).
 
     Before the block: the folder must be new or empty, or flower-edge's `kind`, or (made
@@ -228,14 +368,14 @@ def adding_to(path: str | os.PathLike, kind: str, what: str, inside_run: Path | 
     holds files is marked as `kind`: everything in it was written here.
     """
     folder = Path(path)
-    check_apart(folder, data, what)
+    check_apart(folder, data, what, kind)
     if folder.exists() and not folder.is_dir():
         raise UsageError(f"{what} {folder} is a file; pass a folder")
     fresh = not folder.exists() or _is_empty_dir(folder)
     if not fresh and not is_kind(folder, kind) and not (
             read_marker(folder) is None and inside_run is not None and is_kind(inside_run, "run")):
         raise UsageError(f"{what} {folder} already holds files flower-edge did not write (no "
-                         f"{MARKER} marker); choose a new or empty folder")
+                         f"{MARKER} marker){_data_note(folder)}; choose a new or empty folder")
     try:
         yield folder
     finally:
@@ -244,11 +384,11 @@ def adding_to(path: str | os.PathLike, kind: str, what: str, inside_run: Path | 
 
 
 @contextlib.contextmanager
-def output_dir(path: str | os.PathLike, kind: str, what: str, replace: bool = True,
-               data: Iterable = (), hint: str = "") -> Iterator[Path]:
+def output_dir(path: str | os.PathLike, kind: str, what: str, replace: bool = True, *,
+               data: Iterable, hint: str = "") -> Iterator[Path]:
     """Write a whole output folder: yield where to write, commit on success, and on any
     failure leave `path` as it was (a new folder is not left half-written)."""
-    target = prepare(path, kind, what, replace, data, hint, stage_new=True)
+    target = prepare(path, kind, what, replace, data=data, hint=hint, stage_new=True)
     try:
         yield target.work
     except BaseException:
@@ -258,10 +398,10 @@ def output_dir(path: str | os.PathLike, kind: str, what: str, replace: bool = Tr
 
 
 def atomic_dir(path: str | os.PathLike, replace: bool = True, kind: str = "output",
-               what: str = "output folder"):
+               what: str = "output folder", *, data: Iterable):
     """A whole folder written beside `path` and renamed into place on success (a failure
     leaves `path` as it was): output_dir with defaults for callers that name no kind."""
-    return output_dir(path, kind, what, replace)
+    return output_dir(path, kind, what, replace, data=data)
 
 
 def _swap(new: Path, final: Path, kind: str) -> None:
@@ -276,6 +416,12 @@ def _swap(new: Path, final: Path, kind: str) -> None:
         os.replace(old, final)
         raise
     remove_own(old, kind)
+
+
+def tidy(final: str | os.PathLike, kind: str) -> None:
+    """What prepare does first, for a command that writes into `final` in place (a plain
+    `pipeline`): repair a swap a kill interrupted, drop dead writers' staging folders."""
+    _sweep(Path(final), kind)
 
 
 def _sweep(final: Path, kind: str) -> None:
@@ -299,8 +445,23 @@ def _sweep(final: Path, kind: str) -> None:
             remove_own(entry, kind)
     for entry in parent.glob(f".{final.name}{STAGING}*"):
         match = staging.fullmatch(entry.name)
-        if match and is_kind(entry, kind) and not _alive(int(match.group(1))):
+        if not match or _alive(int(match.group(1))):
+            continue
+        if is_kind(entry, kind):
             remove_own(entry, kind)
+        elif _unmarked_staging(entry):  # killed between mkdtemp and the marker
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _unmarked_staging(entry: Path) -> bool:
+    """A staging folder (our name, a dead writer) holding nothing, or only the marker's
+    own temp file: its writer died before the marker landed."""
+    try:
+        names = [p.name for p in entry.iterdir()]
+    except OSError:
+        return False
+    return entry.is_dir() and not entry.is_symlink() and all(
+        n.startswith(f".{MARKER}.") and n.endswith(".tmp") for n in names)
 
 
 def _alive(pid) -> bool:

@@ -11,12 +11,39 @@ from pathlib import Path
 from typing import Any
 
 
+def ordinary_mode(folder: bool = False) -> int:
+    """The mode open() or mkdir() would give under the current umask (0644 / 0755 under
+    022). mkstemp and mkdtemp make 0600 / 0700; a bundle must stay readable by another
+    user, e.g. the service user of a systemd unit, so temp outputs get this instead."""
+    mask = os.umask(0o022)  # the only way to read the umask portably: set and restore
+    os.umask(mask)
+    return (0o777 if folder else 0o666) & ~mask
+
+
+def write_error(exc: BaseException, path: str | os.PathLike) -> OSError:
+    """The OSError a failed write of `path` stands for when the writer raised something
+    else (TensorFlow's errors are not OSErrors, so the CLI's one-line 'no space left'
+    would never be used): ENOSPC when the message or the disk says so, else EIO."""
+    import errno
+
+    text = " ".join(str(exc).split())
+    try:
+        st = os.statvfs(Path(path).parent)
+        full = st.f_bavail * st.f_frsize < (1 << 20)
+    except OSError:
+        full = False
+    if full or type(exc).__name__ == "ResourceExhaustedError" or "no space left" in text.lower():
+        return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+    return OSError(errno.EIO, f"cannot write ({text[:200]})", str(path))
+
+
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to a temp file beside `path`, fsync it, then rename into place."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.fchmod(fd, ordinary_mode())
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()

@@ -68,7 +68,7 @@ def test_bad_toml_is_one_line(tmp_path):
 def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "bundle"
     with pytest.raises(RuntimeError):
-        with atomic_dir(target) as tmp:
+        with atomic_dir(target, data=()) as tmp:
             (tmp / "a.txt").write_text("half")
             raise RuntimeError("boom")
     assert not target.exists()

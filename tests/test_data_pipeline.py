@@ -155,5 +155,25 @@ def test_cli_single_bad_file_kinds_do_not_crash(invoke, tmp_path):
         (tmp_path / cls).mkdir()
         (tmp_path / cls / "x.jpg").write_text("junk")
     result = invoke("data", "inspect", tmp_path)
-    assert result.exit_code == 0 and "unreadable: 2" in result.stdout
+    assert "unreadable: 2" in result.stdout  # the report, then: no readable image is an error
+    assert_clean_error(result, code=1, contains="no readable image")
     assert_clean_error(invoke("data", "inspect", tmp_path / "a" / "x.jpg"), contains="is a file")
+
+
+def test_cli_inspect_summarises_many_unreadable_files_by_reason(invoke, tmp_path):
+    """W9: 600 unreadable files are a few lines with a count per reason, and exit non-zero."""
+    for cls in ("a", "b"):
+        (tmp_path / cls).mkdir()
+        for i in range(300):
+            (tmp_path / cls / f"{i}.jpg").write_text("junk")
+    Image.new("RGB", (1, 1)).save(tmp_path / "a" / "tiny.png")
+    result = invoke("data", "inspect", tmp_path)
+    assert_clean_error(result, code=1, contains="no readable image")
+    lines = result.stdout.splitlines()
+    assert len(lines) < 30, result.stdout
+    assert "unreadable: 601 (skipped by training)" in lines
+    counts = [line.strip() for line in lines if line.startswith("  ") and " x " in line]
+    assert len(counts) == 2, counts
+    assert counts[0].startswith("600 x not a readable image") and counts[1].startswith("1 x image too small")
+    assert str(tmp_path) not in counts[0]
+    assert any("and 596 more" in line for line in lines)

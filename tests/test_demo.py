@@ -67,6 +67,14 @@ def test_every_report_link_resolves_relative(small_demo):
             assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_demo_folder_is_marked_as_a_demo(small_demo):
+    """OUT is the demo's own: a later demo may write into it, nothing else (guard.py)."""
+    from flower_edge import guard
+
+    out, _, _ = small_demo
+    assert guard.read_marker(out)["kind"] == "demo" and guard.is_kind(out, "demo")
+
+
 def test_demo_reuses_its_data(small_demo):
     from flower_edge.pipeline.demo import demo_data
 
@@ -87,5 +95,6 @@ def test_demo_refuses_a_data_folder_it_did_not_draw(tmp_path, invoke):
 
     (tmp_path / "data" / "mine").mkdir(parents=True)
     (tmp_path / "data" / "mine" / "x.txt").write_text("not a synthetic set")
-    assert_clean_error(invoke("demo", "--out", tmp_path), code=2, contains="not a synthetic dataset")
+    # OUT holds files demo did not write: refused before OUT/data is even looked at
+    assert_clean_error(invoke("demo", "--out", tmp_path), code=2, contains="did not write")
     assert (tmp_path / "data" / "mine" / "x.txt").read_text() == "not a synthetic set"

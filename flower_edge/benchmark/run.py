@@ -20,7 +20,7 @@ from flower_edge.benchmark.keras_latency import MEMORY_METHOD, measure_keras
 from flower_edge.benchmark.rows import BenchmarkReport, BenchmarkRow, LatencyStat
 from flower_edge.data.pipeline import eval_images
 from flower_edge.errors import FlowerEdgeError, one_line
-from flower_edge.guard import adding_to
+from flower_edge.guard import adding_to, public_path, run_data
 from flower_edge.io import gzip_size
 from flower_edge.progress import progress
 from flower_edge.rundir import RunDir
@@ -47,7 +47,8 @@ def benchmark_run(run_dir: str | os.PathLike, cfg: BenchmarkConfig | None = None
     """Benchmark the Keras model and every bundle in RUN_DIR/export; write report/."""
     cfg = cfg or BenchmarkConfig()
     run = RunDir(Path(run_dir)).require_model()
-    with adding_to(run.report, "report", "report folder", inside_run=run.path):  # before the slow part
+    with adding_to(run.report, "report", "report folder", inside_run=run.path,  # before the slow part
+                   data=run_data(run.path)):
         return _benchmark(run, cfg)
 
 
@@ -59,7 +60,7 @@ def _benchmark(run: RunDir, cfg: BenchmarkConfig) -> BenchmarkReport:
     data = EvalSet(paths, labels, classes, {})
     data.at(model_size(model))
     bundles = run.bundles()
-    report = BenchmarkReport(run=str(run.path), split=image_set.name if image_set.kind == "split" else
+    report = BenchmarkReport(run=str(public_path(run.path)), split=image_set.name if image_set.kind == "split" else
                              Path(image_set.name).name, images=len(paths), image_set=image_set,
                              threads=list(cfg.threads), runs=cfg.runs, warmup=cfg.warmup, rows=[],
                              memory_method=MEMORY_METHOD + "; TFLite: VmHWM growth while loading "

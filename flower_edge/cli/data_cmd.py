@@ -77,12 +77,16 @@ def inspect_cmd(data, source, seed, as_json) -> None:
       flower-edge data inspect data/oxford102 --json > oxford.json
     """
     from flower_edge.data.inspect import inspect_data, render_text
+    from flower_edge.errors import DataError
 
     report = inspect_data(data, source=source, seed=seed, show_progress=True)
     if as_json:
         click.echo(json.dumps(report.to_dict(), indent=2))
     else:
         click.echo(render_text(report))
+    if report.total and not report.readable:
+        raise DataError(f"no readable image in {data}: all {report.total} files are unreadable "
+                        f"(reasons above); replace them with JPEG or PNG photos")
 
 
 COMMANDS = [data_cmd]

@@ -39,19 +39,22 @@ def explain_cmd(run_dir, images, method, class_value, out, bundle, lime_samples,
     from flower_edge.explain.run import explain
 
     settings = LimeSettings(samples=lime_samples, segments=lime_segments)
-    with _guarded(out):
+    with _guarded(out, run_dir):
         for path in explain(run_dir, [str(p) for p in images], method, class_value, out, bundle, settings):
             click.echo(path)
 
 
-def _guarded(out):
+def _guarded(out, run_dir):
     """--out must be new, empty or an earlier explain output (files are never overwritten
-    in a folder flower-edge did not make); the default lies inside the run."""
+    in a folder flower-edge did not make), apart from the run's data; the default lies
+    inside the run."""
     import contextlib
 
-    from flower_edge.guard import adding_to
+    from flower_edge.guard import adding_to, run_data
 
-    return adding_to(out, "explain", "--out") if out is not None else contextlib.nullcontext()
+    if out is None:
+        return contextlib.nullcontext()
+    return adding_to(out, "explain", "--out", data=run_data(run_dir))
 
 
 COMMANDS = [explain_cmd]

@@ -44,8 +44,19 @@ class FlowerEdgeGroup(click.Group):
         except OSError as exc:
             _fail(_os_message(exc), 1)
         except Exception as exc:  # noqa: BLE001  (the last line of defence: no traceback)
+            if type(exc).__name__ == "ResourceExhaustedError":  # TF's: a full disk or memory
+                _fail(_exhausted(exc), 1)
             _fail(f"unexpected {type(exc).__name__}: {exc} (rerun with FLOWER_EDGE_DEBUG=1 for the "
                   f"traceback and report it)", 1)
+
+
+def _exhausted(exc: Exception) -> str:
+    """TF raises ResourceExhaustedError for a full disk (not an OSError) and for memory."""
+    text = str(exc)
+    if "no space left" in text.lower():
+        return _os_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), None))
+    return ("out of memory (TensorFlow: resource exhausted); lower --batch-size or --image-size "
+            "and rerun (resume a training run with --resume RUN_DIR)")
 
 
 def _os_message(exc: OSError) -> str:

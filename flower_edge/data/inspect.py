@@ -12,6 +12,8 @@ from flower_edge.data.sources import IMAGE_EXTENSIONS, load_data
 from flower_edge.data.splits import SPLIT_NAMES
 from flower_edge.errors import DataError
 
+EXAMPLES = 5  # unreadable files named in the text report; --json lists them all
+
 
 @dataclass(frozen=True)
 class SizeStats:
@@ -42,10 +44,24 @@ class InspectReport:
     def total(self) -> int:
         return sum(self.counts.values())
 
+    @property
+    def readable(self) -> int:
+        return self.total - len(self.unreadable)
+
+    def unreadable_by_reason(self) -> dict[str, int]:
+        """How many files are unreadable for each reason (the path taken out), most first."""
+        counts: dict[str, int] = {}
+        for path, message in self.unreadable:
+            reason = " ".join(message.replace(f"'{path}'", "").replace(path, "").split())
+            reason = reason.replace(": (", " (").replace(" ;", ";")
+            counts[reason] = counts.get(reason, 0) + 1
+        return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
+
     def to_dict(self) -> dict:
         out = asdict(self)
         out["classes"] = list(self.classes)
         out["unreadable"] = [{"path": p, "reason": r} for p, r in self.unreadable]
+        out["unreadable_by_reason"] = self.unreadable_by_reason()
         out["total"] = self.total
         return out
 
@@ -108,11 +124,17 @@ def render_text(report: InspectReport) -> str:
     lines += [f"| {name} | {sum(n.values())} | {n['train']} | {n['val']} | {n['test']} |"
               for name, n in report.per_class.items()]
     if report.unreadable:
+        # One line per reason, not per file: a folder of 50,000 bad files is a few lines.
         lines += ["", f"unreadable: {len(report.unreadable)} (skipped by training)"]
-        lines += [f"  {reason}" for _, reason in report.unreadable]
+        lines += [f"  {n} x {reason}" for reason, n in report.unreadable_by_reason().items()]
+        lines += [f"  e.g. {p}" for p, _ in report.unreadable[:EXAMPLES]]
+        if len(report.unreadable) > EXAMPLES:
+            lines += [f"  ... and {len(report.unreadable) - EXAMPLES} more ('--json' lists every file)"]
     else:
         lines += ["", "unreadable: none"]
     if report.ignored:
         lines += [f"ignored (not an image extension): {len(report.ignored)}"]
-        lines += [f"  {p}" for p in report.ignored]
+        lines += [f"  {p}" for p in report.ignored[:EXAMPLES]]
+        if len(report.ignored) > EXAMPLES:
+            lines += [f"  ... and {len(report.ignored) - EXAMPLES} more ('--json' lists every file)"]
     return "\n".join(lines)

@@ -31,8 +31,12 @@ def run_demo(out: str = "artifacts/demo", force: bool = False, cfg: PipelineConf
     """Draw (or reuse) OUT/data and run the pipeline into OUT/run.
 
     `cfg` and `data` (write_synthetic arguments) exist so tests can run a smaller demo.
+    OUT itself must be new, empty or an earlier demo's (guard.py), as for `pipeline`.
     """
+    from flower_edge.guard import NO_DATA, adding_to
+
     root = Path(out)
-    folder = demo_data(root / "data", **(data or {}))
-    cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, path=str(folder)))
-    return run_pipeline(cfg, str(root), "run", force=force, echo=echo)
+    with adding_to(root, "demo", "--out", data=NO_DATA):  # its data is OUT/data, made here
+        folder = demo_data(root / "data", **(data or {}))
+        cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, path=str(folder)))
+        return run_pipeline(cfg, str(root), "run", force=force, echo=echo)

@@ -81,6 +81,25 @@ def run_pipeline(cfg: PipelineConfig, out: str | None = None, run_name: str | No
                          "[data] path in the recipe")
     run = _run_dir(out, run_name or cfg.model.name, cfg.data.path)
     result = PipelineResult(run.path)
+    if not force:
+        _run_stages(cfg, run, force, until, echo, result)
+        return result
+    # --force: the whole new run is built beside the old one and swapped in once complete,
+    # so a failure or a kill at any stage leaves the old run (.stages/ included) as it was.
+    target = guard.prepare(run.path, "run", "run folder", True, data=[cfg.data.path])
+    try:
+        _run_stages(cfg, RunDir(target.work), force, until, echo, result)
+    except BaseException:
+        if target.replacing:
+            target.abandon()
+        raise
+    target.commit()
+    return result
+
+
+def _run_stages(cfg: PipelineConfig, run: RunDir, force: bool, until: str | None,
+                echo: Callable[[str], None], result: PipelineResult) -> None:
+    """Each stage in turn into `run`, skipping those that are up to date unless `force`."""
     for stage in _stages(cfg, run, force):
         fp = stage.fingerprint()
         if not force and stamps.is_fresh(run.path, stage.name, fp, stage.outputs()):
@@ -104,7 +123,6 @@ def run_pipeline(cfg: PipelineConfig, out: str | None = None, run_name: str | No
         echo(result.stages[-1].line())
         if stage.name == until:
             break
-    return result
 
 
 def _run_dir(out: str | None, name: str, data: str) -> RunDir:
@@ -119,6 +137,8 @@ def _run_dir(out: str | None, name: str, data: str) -> RunDir:
     if run.path.exists() and not run.path.is_dir():
         raise UsageError(f"{run.path} is a file; choose another --run-name")
     guard.check_apart(run.path, [data], "run folder")
+    guard.tidy(run.path, "run")  # what a killed `pipeline --force` left beside the run
+    guard.tidy(run.export, "export")  # and a killed `quantize` inside it
     if run.path.is_dir() and any(run.path.iterdir()) and not guard.is_kind(run.path, "run"):
         raise UsageError(f"{run.path} already exists and is not a flower-edge run (no {guard.MARKER} "
                          f"marker); it is never replaced, not even with --force: choose another "
@@ -178,16 +198,11 @@ def _train(cfg: PipelineConfig, run: RunDir, force: bool) -> str:
 
 
 def _quantize(cfg: PipelineConfig, run: RunDir) -> str:
-    from flower_edge.guard import remove_own
     from flower_edge.quantize.export import quantize_run
 
-    # Bundles of an older model or of a variant no longer asked for would be benchmarked.
-    # Only the bundles go (each checked to be flower-edge's); anything else a user put in
-    # export/ stays, and quantize rewrites its own reports.
-    if run.export.is_dir():
-        for child in run.export.iterdir():
-            remove_own(child, "bundle")
-    quantize_run(run.path, cfg.quantize)
+    # Bundles of an older model or of a variant no longer asked for would be benchmarked:
+    # the new export/ generation holds only this recipe's bundles (swapped in whole).
+    quantize_run(run.path, cfg.quantize, keep_others=False)
     return "ran"
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flower_edge.guard import atomic_dir
+from flower_edge.guard import NO_DATA, atomic_dir  # a bundle lies in a checked RUN/export
 from flower_edge.io import atomic_write_bytes, atomic_write_json, sha256_file
 from flower_edge.quantize.config import QuantizationConfig
 from flower_edge.runtime.manifest import LABELS_NAME, MANIFEST_NAME, MODEL_NAME, SCHEMA_VERSION
@@ -99,7 +99,7 @@ def check_tflite_runtime(model_path: Path, config: QuantizationConfig) -> dict:
 def write_bundle(dest: Path, model_bytes: bytes, labels: list[str], config: QuantizationConfig,
                  meta: dict, check_runtimes: bool = True) -> dict:
     """Write dest/{model.tflite, labels.txt, manifest.json} atomically; return the manifest."""
-    with atomic_dir(dest, kind="bundle", what="bundle folder") as tmp:
+    with atomic_dir(dest, kind="bundle", what="bundle folder", data=NO_DATA) as tmp:
         model_path = atomic_write_bytes(tmp / MODEL_NAME, model_bytes)
         labels_path = atomic_write_bytes(tmp / LABELS_NAME, ("\n".join(labels) + "\n").encode("utf-8"))
         inp, out = io_details(model_path)

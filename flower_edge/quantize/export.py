@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +12,7 @@ import numpy as np
 from flower_edge.config import dumps_toml, load_toml, to_dict
 from flower_edge.data.pipeline import eval_images
 from flower_edge.errors import FlowerEdgeError
+from flower_edge.guard import public_path
 from flower_edge.io import atomic_write_json, atomic_write_text
 from flower_edge.models.build import load_keras_model
 from flower_edge.quantize import calibration as cal
@@ -51,20 +52,73 @@ class _Context:
     compressed: object = None  # quantize/compress.py: pruned/clustered models, made once each
 
 
+@dataclass(frozen=True)
+class _Generation(RunDir):
+    """A run whose export/ is being written elsewhere: the next generation of it."""
+
+    folder: Path = Path()
+
+    @property
+    def export(self) -> Path:
+        return self.folder
+
+
 def quantize_run(run_dir: str | os.PathLike, recipe: QuantizeRecipe = QuantizeRecipe(),
-                 calib_data: str | os.PathLike | None = None) -> QuantizeResult:
+                 calib_data: str | os.PathLike | None = None, keep_others: bool = True) -> QuantizeResult:
     """Export every variant of `recipe`, check each against Keras, return the rows.
 
     RUN_DIR/export must be new or flower-edge's (guard.py): files a user put in a
-    folder of that name are never overwritten."""
-    from flower_edge.guard import adding_to
+    folder of that name are never overwritten. The whole export/ is one generation:
+    written beside the old one and swapped in once complete, so the bundles and
+    quantize.json/.md always describe one set (a kill leaves the old set whole). With
+    `keep_others` the bundles of variants not made now are carried over from the old
+    generation (their rows too); without it (pipeline) only this recipe's bundles remain."""
+    from flower_edge.guard import output_dir, run_data
 
     run = RunDir(Path(run_dir)).require_model()
-    with adding_to(run.export, "export", "export folder", inside_run=run.path):
-        return _export(run, recipe, calib_data)
+    with output_dir(run.export, "export", "export folder", data=run_data(run.path)) as work:
+        carried = _carry(run.export, work, {c.variant for c in recipe.configs()}, keep_others)
+        return _export(_Generation(run.path, work), recipe, calib_data, carried)
 
 
-def _export(run: RunDir, recipe: QuantizeRecipe, calib_data) -> QuantizeResult:
+def _carry(old: Path, new: Path, remade: set[str], keep_bundles: bool) -> list[dict]:
+    """Hard-link (files are only ever replaced, never changed in place) what the new
+    generation keeps from the old one; returns the carried bundles' quantize.json rows."""
+    import json
+    import shutil
+
+    from flower_edge.guard import MARKER, is_kind
+
+    if not old.is_dir():
+        return []
+    kept = []
+    for entry in old.iterdir():
+        bundle = entry.is_dir() and is_kind(entry, "bundle")
+        if entry.name in (MARKER, "quantize.json", "quantize.md", "quantize.toml", "convert.log") or (
+                bundle and (entry.name in remade or not keep_bundles)) or entry.name.startswith("."):
+            continue
+        if entry.is_dir():
+            shutil.copytree(entry, new / entry.name, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(entry, new / entry.name)
+        kept.append(entry.name)
+    try:
+        rows = json.loads((old / "quantize.json").read_text(encoding="utf-8")).get("rows", [])
+    except (OSError, ValueError, AttributeError):
+        rows = []
+    return [r for r in rows if isinstance(r, dict) and r.get("variant") in kept]
+
+
+def _link_or_copy(src, dst) -> None:
+    import shutil
+
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _export(run: RunDir, recipe: QuantizeRecipe, calib_data, carried: list[dict]) -> QuantizeResult:
     ctx = _prepare(run, recipe, calib_data)
     val_images = _validation_images(ctx)
     reference = ctx.model.predict(val_images.astype(np.float32), batch_size=32, verbose=0)
@@ -82,14 +136,15 @@ def _export(run: RunDir, recipe: QuantizeRecipe, calib_data) -> QuantizeResult:
                                     {**ctx.meta, "quantization": extra}, recipe.check_runtimes)
             if config.kind == "fp32":
                 fp32_bytes = len(model_bytes)
-            rows.append(make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes))
+            row = make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes)
+            rows.append(replace(row, path=str(public_path(dest))))  # where it will be, not staged
         if debug_report is None and recipe.debug:
             debug_report = _debug(ctx, recipe.int8())[2]
     # a pruned/clustered model is meant to differ from the original: the int8 advice is not for it
     plain = [r for r, c in zip(rows, recipe.configs()) if not c.compressed]
     warnings = agreement_warnings(plain, recipe.agreement_threshold, _label_smoothing(ctx.run))
     result = QuantizeResult(rows, warnings, debug_report, ctx.log)
-    _save_summary(ctx, result)
+    _save_summary(ctx, result, carried)
     return result
 
 
@@ -125,7 +180,7 @@ def _meta(run: RunDir, model, size: int) -> dict:
 
     cfg = load_toml(run.config) if run.config.is_file() else {}
     arch = cfg.get("model", {}).get("name") or model.name
-    return {"architecture": arch, "image_size": size, "source_run": str(run.path.resolve()),
+    return {"architecture": arch, "image_size": size, "source_run": str(public_path(run.path.resolve())),
             "tf_version": tf().__version__}
 
 
@@ -196,10 +251,12 @@ def _debug(ctx: _Context, config: QuantizationConfig):
     return debugger, rows, md
 
 
-def _save_summary(ctx: _Context, result: QuantizeResult) -> None:
+def _save_summary(ctx: _Context, result: QuantizeResult, carried: list[dict]) -> None:
+    """quantize.json lists every bundle of the generation: those made now, then those
+    carried over from the last one (their rows as written then)."""
     export = ctx.run.export
     atomic_write_text(export / "quantize.toml", dumps_toml(to_dict(ctx.recipe)))
-    atomic_write_json(export / "quantize.json", {"rows": [r.to_dict() for r in result.rows],
+    atomic_write_json(export / "quantize.json", {"rows": [r.to_dict() for r in result.rows] + carried,
                                                  "warnings": result.warnings})
     text = "# Exported variants\n\n" + result.table() + "\n"
     if result.warnings:

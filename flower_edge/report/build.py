@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from flower_edge.guard import adding_to
+from flower_edge.guard import adding_to, run_data
 from flower_edge.io import atomic_write_text
 from flower_edge.report import sections
 from flower_edge.report.html import to_html
@@ -25,7 +25,8 @@ def build_report(run_dir: str | os.PathLike) -> Path:
     """Write RUN_DIR/report/index.md and index.html; returns the index.md path."""
     run = RunDir(Path(run_dir))
     run.require_model()
-    with adding_to(run.report, "report", "report folder", inside_run=run.path):
+    with adding_to(run.report, "report", "report folder", inside_run=run.path,
+                   data=run_data(run.path)):
         return _build(run, run.report)
 
 

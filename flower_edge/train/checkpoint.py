@@ -19,7 +19,7 @@ import tempfile
 from pathlib import Path
 
 from flower_edge.errors import FlowerEdgeError
-from flower_edge.io import atomic_write_json, atomic_write_text
+from flower_edge.io import atomic_write_json, atomic_write_text, ordinary_mode, write_error
 from flower_edge.rundir import RunDir
 
 STATE = "state.json"
@@ -56,8 +56,12 @@ def _write(run: RunDir, name: str, model, optimizer=None) -> None:
     run.checkpoints.mkdir(parents=True, exist_ok=True)
     final = run.checkpoints / name
     tmp = Path(tempfile.mkdtemp(prefix=f".{name}.", dir=run.checkpoints))
+    tmp.chmod(ordinary_mode(folder=True))  # mkdtemp's 0700 would stay after the rename
     try:
-        tf().train.Checkpoint(**objects).write(str(tmp / "ckpt"))
+        try:
+            tf().train.Checkpoint(**objects).write(str(tmp / "ckpt"))
+        except tf().errors.OpError as exc:  # e.g. ResourceExhaustedError on a full disk
+            raise write_error(exc, final) from exc
         old = run.checkpoints / f".{name}.old"
         if final.exists():
             shutil.rmtree(old, ignore_errors=True)

@@ -70,7 +70,10 @@ def clean_copy(cfg: RunConfig, model, num_classes: int):
 
 def save_model(model, run: RunDir) -> None:
     """model.keras via a temp file in the same folder, then rename."""
+    from flower_edge.io import ordinary_mode
+
     fd, tmp = tempfile.mkstemp(prefix=".model.", suffix=".keras", dir=run.path)
+    os.fchmod(fd, ordinary_mode())  # mkstemp's 0600 would stay: model.save rewrites the file
     os.close(fd)
     try:
         model.save(tmp)
@@ -119,4 +122,6 @@ def _summary(run: RunDir, metrics: dict) -> None:
     parts = [f"{name} top-1 {metrics[name]['top1']:.3f} mean-per-class "
              f"{metrics[name]['mean_per_class_accuracy']:.3f}"
              for name in ("val", "test") if metrics[name]["samples"]]
-    print(f"run saved to {run.path}: " + "; ".join(parts), file=sys.stderr)
+    from flower_edge.guard import public_path
+
+    print(f"run saved to {public_path(run.path)}: " + "; ".join(parts), file=sys.stderr)

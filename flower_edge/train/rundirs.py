@@ -28,7 +28,7 @@ def new_run_dir(model_name: str, out: str | None = None, run_name: str | None = 
         path = root / run_name
     else:
         path = _unique(root, f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
-    return guard.prepare(path, "run", "run folder", force, data=[data] if data else (),
+    return guard.prepare(path, "run", "run folder", force, data=[data] if data else guard.NO_DATA,
                          hint=f"pass --resume {path} to continue it, --force to replace it "
                               f"(atomically), or choose another --run-name")
 
