@@ -89,6 +89,8 @@ def main() -> None:
     if (int8 / "model.tflite").is_file():
         t = time.monotonic()
         rows.append(row("flower-edge int8", Predictor(int8).probabilities(images), ref, y, time.monotonic() - t))
+    for r in rows:
+        print(json.dumps(r), flush=True)
     python = ensure_venv()
     with tempfile.TemporaryDirectory(prefix="imx500-fidelity-") as tmp:
         np.save(Path(tmp) / "eval.npy", images)

@@ -13,7 +13,7 @@ import os
 import zipfile
 
 import pytest
-from conftest import assert_clean_error
+from conftest import assert_clean_error, shared_path
 
 from flower_edge.imx500 import env
 from flower_edge.imx500.job import check_route
@@ -70,6 +70,11 @@ def test_cli_refuses_an_unsupported_run_before_any_slow_work(tiny_run, invoke):
     assert_clean_error(invoke("quantize", tiny_run, "--imx500-gptq", 2), code=2, contains="add --imx500")
 
 
+def test_cli_without_java_names_the_fix_before_any_slow_work(tiny_run, invoke, monkeypatch, tmp_path):
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
+    assert_clean_error(invoke("quantize", tiny_run, "--imx500"), code=1, contains="openjdk-17-jre-headless")
+
+
 def _venv_or_skip():
     if os.environ.get("CI") == "true":
         return  # CI builds the venv (from the repo's pins) when it is not cached
@@ -92,9 +97,19 @@ def tiny_baseline(flowers5, tmp_path_factory):
 
 
 @pytest.mark.slow
-def test_real_conversion_end_to_end(tiny_baseline, invoke):
+def test_real_conversion_end_to_end(tiny_baseline, invoke, tmp_path):
     _venv_or_skip()
-    result = invoke("quantize", tiny_baseline, "--imx500", "--calib-samples", 32)
+    import shutil
+    import subprocess
+    import sys
+
+    labels = (tiny_baseline / "labels.txt").read_text().split()
+    photos = tmp_path / "eval"  # a few labelled photos for --imx500-eval
+    for name in labels:
+        (photos / name).mkdir(parents=True)
+        for path in sorted((shared_path("data", "flowers5-eval") / name).glob("*.jpg"))[:3]:
+            shutil.copy(path, photos / name / path.name)
+    result = invoke("quantize", tiny_baseline, "--imx500", "--calib-samples", 32, "--imx500-eval", photos)
     assert result.exit_code == 0, result.output
     folder = tiny_baseline / "export" / "imx500"
     manifest = json.loads((folder / "imx500-manifest.json").read_text())
@@ -111,8 +126,13 @@ def test_real_conversion_end_to_end(tiny_baseline, invoke):
     assert manifest["versions"]["model-compression-toolkit"] == "2.5.1"
     assert manifest["versions"]["imx500-converter"] == "3.19.2"
     assert manifest["quantization"]["rebuild_max_abs_diff"] < 1e-4  # the TF 2.15 rebuild is the run's model
-    labels = (tiny_baseline / "labels.txt").read_text().split()
+    fidelity = manifest["quantization"]["fidelity"]
+    assert fidelity["images"] == 15 and 0 <= fidelity["agreement"] <= 1
+    assert f"agreement {fidelity['agreement']:.1%}" in result.output
     sidecar = read_sidecar(folder / "network.rpk")  # what live reads beside the .rpk on the Pi
     assert sidecar["classes"]["labels"] == labels and sidecar["task"] == "classification"
     assert "fits in chip: True" in result.output and "imxconv-tf" in result.output
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".imx500")]  # no staging left
+    # `make imx500` (python -m flower_edge.imx500.env) finds the venv built and stamped
+    ready = subprocess.run([sys.executable, "-m", "flower_edge.imx500.env"], capture_output=True, text=True)
+    assert ready.returncode == 0 and "venv ready" in ready.stdout, ready.stderr

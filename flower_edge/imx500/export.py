@@ -26,7 +26,7 @@ from pathlib import Path
 
 from flower_edge.errors import FlowerEdgeError
 from flower_edge.imx500 import job as jobs
-from flower_edge.imx500.env import ensure_venv
+from flower_edge.imx500.env import check_java, ensure_venv, find_python, is_ready
 from flower_edge.imx500.report import bundle_files, read_memory_report
 from flower_edge.rundir import RunDir
 
@@ -93,6 +93,9 @@ def export_imx500(run_dir, options: Imx500Options = Imx500Options(), calib_data=
 
     echo = echo or (lambda text: print(text, file=sys.stderr))
     run = RunDir(Path(run_dir)).require_model()
+    check_java()  # a missing Java or Python is one line before any slow work
+    if not is_ready():
+        find_python()
     seconds: dict[str, float] = {}
     t0 = time.monotonic()
     spec, model, arch, calib, labels = _prepare(run, options, calib_data)
