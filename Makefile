@@ -21,6 +21,23 @@ imx500: $(STAMP)
 $(TFLRT_STAMP):
 	-$(PYTHON) -m venv $(TFLRT) && $(TFLRT)/bin/python -m pip install --quiet "tflite-runtime==2.14.0" "numpy<2" && touch $(TFLRT_STAMP)
 
+# MediaPipe, best effort like tflite-runtime, in two venvs of its own: the latest release runs
+# bundles as an app would (tests/test_mediapipe.py); 0.10.21 has the last metadata writer and
+# displayer that import (1.x's need a missing mediapipe.tasks.cc). The writer venv skips the
+# jax/audio/tokenizer deps the metadata code never imports.
+MP := .venv-mediapipe
+MP_STAMP := $(MP)/.installed
+MPW := .venv-mediapipe-writer
+MPW_STAMP := $(MPW)/.installed
+
+$(MP_STAMP):
+	-$(PYTHON) -m venv $(MP) && $(MP)/bin/python -m pip install --quiet "mediapipe==1.2.3" && touch $(MP_STAMP)
+
+$(MPW_STAMP):
+	-$(PYTHON) -m venv $(MPW) && $(MPW)/bin/python -m pip install --quiet --no-deps "mediapipe==0.10.21" \
+		&& $(MPW)/bin/python -m pip install --quiet "numpy==1.26.4" "flatbuffers==25.*" "absl-py==2.*" \
+		"protobuf==4.25.*" "attrs" "opencv-python-headless==4.11.0.86" "matplotlib==3.10.*" && touch $(MPW_STAMP)
+
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -30,8 +47,10 @@ $(STAMP): setup.cfg pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/flower-edge demo --out artifacts/demo
 
-test: $(STAMP) $(TFLRT_STAMP)
+test: $(STAMP) $(TFLRT_STAMP) $(MP_STAMP) $(MPW_STAMP)
 	if [ -f $(TFLRT_STAMP) ]; then export FLOWER_EDGE_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLRT)/bin/python; fi; \
+	if [ -f $(MP_STAMP) ]; then export FLOWER_EDGE_MEDIAPIPE_PYTHON=$(CURDIR)/$(MP)/bin/python; fi; \
+	if [ -f $(MPW_STAMP) ]; then export FLOWER_EDGE_MEDIAPIPE_WRITER_PYTHON=$(CURDIR)/$(MPW)/bin/python; fi; \
 	$(PY) -m pytest -q
 
 lint: $(STAMP)

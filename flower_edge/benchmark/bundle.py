@@ -11,11 +11,12 @@ from flower_edge.io import gzip_size
 
 def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int, warmup: int) -> BenchmarkRow:
     """Size, load time, peak memory and latency per thread count of one bundle."""
+    from flower_edge.runtime.bundle import load_bundle
     from flower_edge.runtime.latency import measure_latency
-    from flower_edge.runtime.manifest import MODEL_NAME, read_manifest
 
     bundle = Path(bundle)
-    manifest = read_manifest(bundle)
+    loaded = load_bundle(bundle)  # a bundle folder, or a bare .tflite with TFLite metadata
+    manifest = loaded.manifest
     row = BenchmarkRow(variant=str(manifest.get("variant", bundle.name)), kind="tflite", path=str(bundle))
     for t in threads:
         m = measure_latency(bundle, threads=t, runs=runs, warmup=warmup)
@@ -23,12 +24,28 @@ def bench_bundle(bundle: str | os.PathLike, threads: tuple[int, ...], runs: int,
         row.load_ms = m.load_s * 1000 if row.load_ms is None else row.load_ms
         row.peak_memory_mb = max(row.peak_memory_mb or 0.0, m.added_mb)
         row.interpreter = m.interpreter
-    row.size_mb = (bundle / MODEL_NAME).stat().st_size / 1e6  # decimal MB, as quantize reports
-    row.gzip_mb = gzip_size(bundle / MODEL_NAME) / 1e6
+    row.size_mb = loaded.model_path.stat().st_size / 1e6  # decimal MB, as quantize reports
+    row.gzip_mb = gzip_size(loaded.model_path) / 1e6
     # measure_latency loaded the bundle, which checks the file against this sha256: it is
     # what `flower-edge compare --latency` matches this device measurement by.
     row.model_sha256 = manifest["files"]["model"]["sha256"]
     return row
+
+
+def clients_line(bundle: str | os.PathLike) -> str:
+    """Where the bundle is known to run, from its manifest (quantize/metadata.known_clients)."""
+    from flower_edge.runtime.bundle import load_bundle
+
+    manifest = load_bundle(bundle, verify=False).manifest
+    clients = manifest.get("clients")
+    if clients is None:
+        source = manifest["preprocessing"].get("source")
+        return (f"clients: flower-edge (labels and normalization from its {source})" if source else
+                "clients: not recorded in this bundle; export it again with 'flower-edge quantize'")
+    line = "clients: " + ", ".join(clients.get("works", []))
+    refused = "; ".join(f"{name} ({why})" for name, why in clients.get("not", {}).items())
+    unchecked = ", ".join(clients.get("unchecked", []))
+    return line + (f"\nnot in: {refused}" if refused else "") + (f"\nunchecked: {unchecked}" if unchecked else "")
 
 
 def image_paths(images: str | os.PathLike, max_images: int = 0) -> list[Path]:

@@ -24,7 +24,8 @@ def _config(recipe, **flags):
 @click.command("benchmark")
 @click.argument("run_dir", required=False, type=click.Path(path_type=Path))
 @click.option("--bundle", type=click.Path(path_type=Path),
-              help="Time one bundle only (latency, size, memory); needs no TensorFlow, so it runs on the Pi.")
+              help="Time one bundle only (latency, size, memory), or a bare .tflite carrying TFLite metadata; "
+                   "needs no TensorFlow, so it runs on the Pi.")
 @click.option("--config", "recipe", type=click.Path(path_type=Path), help="A recipe, e.g. benchmark/default.toml.")
 @click.option("--split", type=click.Choice(["train", "val", "test"]), help="Split to score on [test].")
 @click.option("--eval-data", type=click.Path(exists=True, file_okay=False, path_type=Path), metavar="DIR",
@@ -66,7 +67,13 @@ def benchmark_cmd(run_dir, bundle, recipe, split, eval_data, threads, runs, warm
             raise UsageError("pass either RUN_DIR or --bundle, not both")
         if eval_data is not None:
             raise UsageError("--eval-data scores a run's variants on labelled photos: pass RUN_DIR, not --bundle")
-        from flower_edge.benchmark.bundle import bench_bundle, bench_images, image_paths, latency_table
+        from flower_edge.benchmark.bundle import (
+            bench_bundle,
+            bench_images,
+            clients_line,
+            image_paths,
+            latency_table,
+        )
         from flower_edge.runtime.throughput import images_table
 
         if workers is not None and images is None:
@@ -79,6 +86,7 @@ def benchmark_cmd(run_dir, bundle, recipe, split, eval_data, threads, runs, warm
             click.echo(json.dumps(out, default=lambda o: o.__dict__, indent=2))
         else:
             click.echo(latency_table([row], cfg.threads))
+            click.echo(clients_line(bundle))
             if timings:
                 click.echo(f"\n{images_table(timings)}")
         return

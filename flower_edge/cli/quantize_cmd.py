@@ -112,6 +112,10 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
             return
     result = quantize_run(run_dir, recipe, calib_data=calib_data)
     click.echo(result.table())
+    if recipe.io == "int8":
+        from flower_edge.quantize.metadata import IO_INT8_NOTE
+
+        click.echo(f"note: {IO_INT8_NOTE}")
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.debug_report:

@@ -12,6 +12,7 @@ import numpy as np
 from flower_edge.guard import NO_DATA, atomic_dir  # a bundle lies in a checked RUN/export
 from flower_edge.io import atomic_write_bytes, atomic_write_json, sha256_file
 from flower_edge.quantize.config import QuantizationConfig
+from flower_edge.quantize.metadata import add_metadata, known_clients
 from flower_edge.runtime.manifest import LABELS_NAME, MANIFEST_NAME, MODEL_NAME, SCHEMA_VERSION
 
 TFLITE_RUNTIME_ENV = "FLOWER_EDGE_TFLITE_RUNTIME_PYTHON"
@@ -100,6 +101,8 @@ def write_bundle(dest: Path, model_bytes: bytes, labels: list[str], config: Quan
                  meta: dict, check_runtimes: bool = True) -> dict:
     """Write dest/{model.tflite, labels.txt, manifest.json} atomically; return the manifest."""
     with atomic_dir(dest, kind="bundle", what="bundle folder", data=NO_DATA) as tmp:
+        # metadata first: the sha256 and size below are those of the file with it
+        model_bytes, metadata = add_metadata(model_bytes, labels, config.variant, meta)
         model_path = atomic_write_bytes(tmp / MODEL_NAME, model_bytes)
         labels_path = atomic_write_bytes(tmp / LABELS_NAME, ("\n".join(labels) + "\n").encode("utf-8"))
         inp, out = io_details(model_path)
@@ -123,6 +126,8 @@ def write_bundle(dest: Path, model_bytes: bytes, labels: list[str], config: Quan
                                 "bytes": len(model_bytes)},
                       "labels": {"name": LABELS_NAME, "sha256": sha256_file(labels_path)}},
             "runtimes": runtimes,
+            "metadata": metadata,
+            "clients": known_clients(inp["dtype"], runtimes),
             "quantization": {**quantization_details(config), **meta.get("quantization", {})},
         }
         atomic_write_json(tmp / MANIFEST_NAME, manifest)

@@ -36,8 +36,15 @@ class Bundle:
 
 
 def load_bundle(path: str | os.PathLike, verify: bool = True) -> Bundle:
-    """Read a bundle folder (or any file in it); `verify` checks sha256 and sizes."""
+    """Read a bundle folder (or any file in it), or a bare .tflite carrying TFLite Model
+    Metadata; `verify` checks a bundle's sha256 and sizes."""
     path = Path(path)
+    if path.is_file() and path.suffix.lower() == ".tflite" and not (path.parent / MANIFEST_NAME).is_file():
+        # someone else's classifier: labels, normalization and size from its TFLite metadata
+        from flower_edge.runtime.metadata_bundle import manifest_from_metadata
+
+        manifest, labels = manifest_from_metadata(path)
+        return Bundle(path.parent, manifest, labels, path)
     if path.is_file() and path.name != MANIFEST_NAME:
         path = path.parent  # e.g. `--model bundle/model.tflite`
     manifest = read_manifest(path)

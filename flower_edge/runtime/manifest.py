@@ -11,6 +11,10 @@ Schema (version 1), written by the quantize stage, read by the TF-free runtime:
     runtimes: {"ai-edge-litert": {loads, checked, version, error?},
                "tflite-runtime-2.14": {loads, checked, error?}}
     quantization: {free-form details: calibration samples, io, keep_float, ...}
+    metadata: {schema: "M001", min_parser_version, name, version, labels_file, normalization,
+               bytes_added}: the TFLite Model Metadata inside model.tflite (quantize/metadata.py)
+    clients: {works: [names], not: {name: why}, unchecked: [names]}: software the bundle is
+             known to run in (quantize/metadata.known_clients)
 """
 
 from __future__ import annotations
