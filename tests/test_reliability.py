@@ -216,7 +216,9 @@ def test_disk_full_while_exporting_leaves_no_partial_bundle(env, invoke, monkeyp
     assert_clean_error(result, code=1, contains="no space left")
     export = run / "export"
     assert not (export / "fp32").exists()
-    assert [p.name for p in export.iterdir() if p.is_dir()] == []  # no temp bundle dir either
+    # the export generation was never swapped in; no temp bundle or staging dir either
+    assert not export.exists() or [p.name for p in export.iterdir() if p.is_dir()] == []
+    assert not [p.name for p in run.iterdir() if p.name.startswith(".export")]
 
 
 def test_sigint_during_training_then_resume_runs_every_epoch_once(env, invoke):

@@ -188,3 +188,17 @@ def test_full_disk_during_training_is_one_line(where, synth_data, tmp_path, invo
                     "--image-size", "32", "--epochs", "2", "--out", tmp_path, "--run-name", "r")
     assert_clean_error(result, code=1, contains="no space left on device")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_forced_pipeline_records_and_prints_only_final_paths(piped, synth_data, tmp_path, invoke):
+    """W1: a whole run built in a staging folder names none of it, in output or in files."""
+    recipe, original = piped
+    run = _copy(original, tmp_path)
+    result = invoke("pipeline", "--config", recipe, "--data", synth_data, "--out", tmp_path,
+                    "--run-name", "r", "--force")
+    assert result.exit_code == 0, result.output
+    assert ".new-" not in result.output and f"report: {run / 'report' / 'index.md'}" in result.output
+    for path in run.rglob("*"):
+        if path.suffix in (".json", ".md", ".html", ".toml", ".txt", ".csv"):
+            assert ".r.new-" not in path.read_text(encoding="utf-8", errors="replace"), path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]

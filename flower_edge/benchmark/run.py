@@ -83,6 +83,8 @@ def _benchmark(run: RunDir, cfg: BenchmarkConfig) -> BenchmarkReport:
         run_checks(run, model, data, report, cfg)
     from flower_edge.benchmark.render import write_report
 
+    for row in report.rows:  # recorded as they will be once a staged run is swapped in
+        row.path = str(public_path(row.path))
     write_report(run.report, report)
     return report
 

@@ -12,7 +12,7 @@ import os
 import shutil
 from pathlib import Path
 
-from flower_edge.guard import adding_to, run_data
+from flower_edge.guard import adding_to, public_path, run_data
 from flower_edge.io import atomic_write_text
 from flower_edge.report import sections
 from flower_edge.report.html import to_html
@@ -43,7 +43,7 @@ def _build(run: RunDir, report: Path) -> Path:
     ]
     text = "\n".join(parts).rstrip() + "\n"
     atomic_write_text(report / "index.md", text)
-    atomic_write_text(report / "index.html", to_html(text, title=f"flower-edge report: {run.path.name}"))
+    atomic_write_text(report / "index.html", to_html(text, title=f"flower-edge report: {public_path(run.path).name}"))
     return report / "index.md"
 
 

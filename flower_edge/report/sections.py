@@ -24,7 +24,9 @@ def header(run: RunDir, metrics: dict | None) -> str:
 
     cfg = load_toml(run.config) if run.config.is_file() else {}
     model = cfg.get("model", {})
-    lines = [f"# flower-edge report: `{run.path.name}`", ""]
+    from flower_edge.guard import public_path  # a forced pipeline builds the report staged
+
+    lines = [f"# flower-edge report: `{public_path(run.path).name}`", ""]
     if model:
         lines.append(f"Model **{model.get('name')}** at {model.get('image_size')} px, weights "
                      f"`{model.get('weights')}`; data `{cfg.get('data', {}).get('path', '?')}`. "
