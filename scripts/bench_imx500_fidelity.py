@@ -33,7 +33,6 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 SETTINGS = {
     "plain": {},
     "noclipping": {"activation_error_method": "noclipping"},
-    "hmse": {"activation_error_method": "hmse"},
     "second-moment": {"weights_second_moment_correction": True},
     "act-bias-corr": {"activation_bias_correction": True},
     "z-threshold-8": {"z_threshold": 8.0},

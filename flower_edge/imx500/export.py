@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -154,7 +155,8 @@ def _run_venv(python: Path, job: Path, echo, seconds: dict) -> dict:
         code = proc.wait()
     if code != 0:
         lines = [ln.strip() for ln in log_path.read_text(encoding="utf-8").splitlines() if ln.strip()]
-        errors = [ln for ln in lines if ln.startswith("error:")] or lines[-1:]
+        errors = ([ln for ln in lines if ln.startswith("error:")]
+                  or [ln for ln in lines if re.match(r"[A-Za-z.]*(Error|Exception):", ln)][-1:] or lines[-1:])
         kept = Path(tempfile.gettempdir()) / f"flower-edge-imx500-{os.getpid()}.log"
         shutil.copy(log_path, kept)
         raise FlowerEdgeError(f"the IMX500 conversion failed: {errors[0][:300] if errors else code}; "
