@@ -46,6 +46,7 @@ FOLDER_STYLE = {
     ("explain",): lambda d, r, out: ["explain", r, _image(d), "--out", out],
     ("compare",): lambda d, r, out: ["compare", r, "--out", out],
     ("demo",): lambda d, r, out: ["demo", "--out", out, "--force"],
+    ("data", "review"): lambda d, r, out: ["data", "review", d, "--out", out],
 }
 
 
@@ -63,12 +64,27 @@ def test_every_command_with_an_out_is_covered():
     """A new command with --out fails here until it is added to the walk below."""
     from flower_edge.cli.main import cli
 
-    assert _commands_with_out(cli) == set(RUN_STYLE) | set(FOLDER_STYLE)
+    assert _commands_with_out(cli) <= set(RUN_STYLE) | set(FOLDER_STYLE)
+
+
+def _exists(command: tuple) -> bool:
+    from flower_edge.cli.main import cli
+
+    group = cli
+    for name in command:
+        group = getattr(group, "commands", {}).get(name)
+        if group is None:
+            return False
+    return True
 
 
 @pytest.mark.parametrize("where", ["is", "inside", "contains"])
 @pytest.mark.parametrize("command", sorted(RUN_STYLE) + sorted(FOLDER_STYLE))
 def test_no_command_writes_into_or_around_the_data(world, invoke, command, where, tmp_path):
+    if not _exists(command):
+        pytest.skip(f"no command {' '.join(command)} in this build")
+    if command == ("data", "review"):
+        pytest.importorskip("cleanlab")  # its extra is checked before the output
     data, run = world
     before = tree_sha(tmp_path / "photos")
     target = {"is": data, "inside": data / "newclass", "contains": data.parent}[where]
