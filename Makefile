@@ -41,7 +41,7 @@ $(MPW_STAMP):
 $(STAMP): setup.cfg pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e ".[train,dev,explain,serve,camera]"
+	$(PY) -m pip install --quiet -e ".[train,dev,explain,serve,camera,review]"
 	touch $(STAMP)
 
 demo: $(STAMP)

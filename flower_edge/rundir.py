@@ -57,6 +57,16 @@ class RunDir:
     def report(self) -> Path:
         return self.path / "report"
 
+    @property
+    def selection(self) -> RunDir:
+        """A refit run's first pass (train/refit.py): a run folder of its own."""
+        return RunDir(self.path / "selection")
+
+    def chosen_split(self) -> Path:
+        """The split the run's epochs were chosen on: the first pass's in a refit run."""
+        first = self.selection.split
+        return first if first.is_file() else self.split
+
     def bundle(self, variant: str) -> Path:
         return self.export / variant
 

@@ -1,4 +1,4 @@
-"""`flower-edge data ...`: synth, fetch, inspect. Parses flags, calls flower_edge.data."""
+"""`flower-edge data ...`: synth, fetch, inspect, review. Parses flags, calls flower_edge.data."""
 
 import json
 
@@ -89,4 +89,11 @@ def inspect_cmd(data, source, seed, as_json) -> None:
                         f"(reasons above); replace them with JPEG or PNG photos")
 
 
+def _add_review() -> None:
+    from flower_edge.cli.review_cmd import review_cmd
+
+    data_cmd.add_command(review_cmd)
+
+
+_add_review()
 COMMANDS = [data_cmd]

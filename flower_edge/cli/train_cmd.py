@@ -5,11 +5,12 @@ from __future__ import annotations
 import click
 
 from flower_edge.errors import UsageError
+from flower_edge.train.config import REFIT_CHOICES
 
 CONFIG_FLAGS = ("data", "source", "split", "model", "weights", "image_size", "epochs", "finetune_epochs",
                 "finetune_layers", "batch_size", "lr", "optimizer", "schedule",
                 "label_smoothing", "seed", "strategy", "precision", "jit", "finetune_lr", "zoom",
-                "mixup", "swa_epochs", "color", "layer_lr_ratio")
+                "mixup", "swa_epochs", "color", "layer_lr_ratio", "refit")
 
 
 def _layers(value):
@@ -62,6 +63,10 @@ def _split(value):
 @click.option("--layer-lr-ratio", type=click.FloatRange(0, 1, min_open=True),
               help="Discriminative rates: the lowest backbone layer's rate / the top's (1 = off), e.g. 0.1.")
 @click.option("--swa-epochs", type=click.IntRange(min=0), help="Average the weights of the last N epochs (0 = off).")
+@click.option("--refit", type=click.Choice(REFIT_CHOICES), is_flag=False, flag_value="val",
+              help="After the run, retrain for the epochs it chose on train+val (--refit, = val) or on "
+                   "every photo (--refit all) and ship that model; the first pass stays in selection/. "
+                   "About 2x the training time.")
 @click.option("--seed", type=click.IntRange(min=0), help="Split and training seed.")
 @click.option("--strategy", type=click.Choice(["auto", "mirrored", "multiworker"]))
 @click.option("--precision", type=click.Choice(["float32", "mixed_float16", "mixed_bfloat16"]))
@@ -110,6 +115,8 @@ def _start(cfg, out, run_name, force):
     from flower_edge.train.cluster import cluster_size
 
     if cfg.train.strategy == "multiworker" and cluster_size() > 1:
+        if cfg.train.refit != "off":
+            raise UsageError("--refit is single-worker: drop it, or refit afterwards on one machine")
         from flower_edge.train.multiworker import start_worker
 
         return start_worker(cfg, out, run_name, force)
@@ -129,7 +136,7 @@ def _config(recipe, flags):
              "label_smoothing": flags["label_smoothing"], "strategy": flags["strategy"],
              "finetune_lr": flags["finetune_lr"], "zoom": flags["zoom"], "mixup": flags["mixup"],
              "swa_epochs": flags["swa_epochs"], "color": flags["color"],
-             "layer_lr_ratio": flags["layer_lr_ratio"],
+             "layer_lr_ratio": flags["layer_lr_ratio"], "refit": flags["refit"],
              "precision": flags["precision"], "jit": flags["jit"]}
     return apply_overrides(cfg, data, model, train)
 

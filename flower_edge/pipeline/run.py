@@ -177,12 +177,12 @@ def _stages(cfg: PipelineConfig, run: RunDir, force: bool) -> list[_Stage]:
 
 def _train(cfg: PipelineConfig, run: RunDir, force: bool) -> str:
     """Resume an interrupted run of the same recipe, else train from the start."""
-    from flower_edge.train import checkpoint, trainer
+    from flower_edge.train import trainer
     from flower_edge.train.config import dumps, resolve
 
     resolved = resolve(cfg.run_config())
     same_recipe = run.config.is_file() and run.config.read_text(encoding="utf-8") == dumps(resolved)
-    if not force and same_recipe and run.split.is_file() and checkpoint.read_state(run):
+    if not force and same_recipe and run.split.is_file() and trainer.resumable(run):
         trainer.resume_run(str(run.path))
         return "resumed"
     try:

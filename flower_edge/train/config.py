@@ -19,6 +19,9 @@ OPTIMIZERS = ("sgd", "adam", "rmsprop")
 SCHEDULES = ("constant", "cosine", "triangular", "triangular2", "exp_range", "plateau")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 STRATEGIES = ("auto", "mirrored", "multiworker")
+# After the run, retrain on train + val ("val") or on every photo ("all") for the epochs
+# it chose, and ship that model (train/refit.py).
+REFIT_CHOICES = ("off", "val", "all")
 
 
 @dataclass(frozen=True)
@@ -93,8 +96,11 @@ class TrainConfig:
     precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
     jit: bool = False
     strategy: Literal["auto", "mirrored", "multiworker"] = "auto"
+    refit: Literal["off", "val", "all"] = "off"  # final refit (train/refit.py); REFIT_CHOICES
 
     def __post_init__(self):
+        if self.refit not in REFIT_CHOICES:
+            raise UsageError(f"refit must be one of {', '.join(REFIT_CHOICES)}, got {self.refit!r}")
         if self.head_epochs < 0 or self.finetune_epochs < 0:
             raise UsageError("epochs must be 0 or more (--epochs for the head, --finetune-epochs for phase 2)")
         if self.head_epochs + self.finetune_epochs == 0:

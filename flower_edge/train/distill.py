@@ -42,7 +42,8 @@ def teacher_run(path: str) -> RunDir:
 def teacher_splits(cfg: RunConfig) -> DataSplits:
     """The teacher's split (re-rooted at --data when given), so held-out photos stay held out."""
     run = teacher_run(cfg.distill.teacher)
-    return DataSplits.load(run.split, root=cfg.data.path or None)
+    # A refit teacher trained on val (and test): its first pass's split still holds them apart.
+    return DataSplits.load(run.chosen_split(), root=cfg.data.path or None)
 
 
 def data_path(teacher: str) -> str:

@@ -80,7 +80,7 @@ def _new_chief_run(cfg, out, run_name, final: RunDir) -> RunDir:
         trainer.write_inputs(cfg, run, splits)
         trainer._train_and_finish(cfg, run, splits, final.path / BACKUP)
     except BaseException:
-        target.abandon(keep=trainer._resumable(run))  # kept: a restart continues it
+        target.abandon(keep=trainer.resumable(run))  # kept: a restart continues it
         raise
     return RunDir(target.commit())
 

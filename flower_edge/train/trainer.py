@@ -35,14 +35,28 @@ def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = Non
     run = RunDir(target.work)
     try:
         splits = splits or load_splits(cfg)  # given: a distilled student keeps its teacher's
-        write_inputs(cfg, run, splits)
-        _train_and_finish(cfg, run, splits)
+        if cfg.train.refit != "off":
+            from flower_edge.train import refit
+
+            refit.start(cfg, run, splits, (write_inputs, _train_and_finish))
+        else:
+            write_inputs(cfg, run, splits)
+            _train_and_finish(cfg, run, splits)
         return RunDir(target.commit())
     except BaseException:
         # A new run that finished an epoch is kept for --resume; a replacement is dropped
         # whole, so the run it was to replace stays exactly as it was.
-        target.abandon(keep=_resumable(run))
+        target.abandon(keep=resumable(run))
         raise
+
+
+def derive_refit(first_run: str, mode: str, out: str | None = None, run_name: str | None = None,
+                 force: bool = False) -> RunDir:
+    """A refit run ("val" or "all") from a finished plain run, without retraining its first
+    pass: what `train --refit MODE` gives (train/refit.py)."""
+    from flower_edge.train import refit
+
+    return refit.derive(first_run, mode, out, run_name, force, (write_inputs, _train_and_finish))
 
 
 def distill_run(cfg: RunConfig, out: str | None = None, run_name: str | None = None,
@@ -61,9 +75,10 @@ def write_inputs(cfg: RunConfig, run: RunDir, splits: DataSplits) -> None:
     atomic_write_text(run.labels, "".join(f"{c}\n" for c in splits.classes))
 
 
-def _resumable(run: RunDir) -> bool:
-    try:
-        return checkpoint.read_state(run) is not None
+def resumable(run: RunDir) -> bool:
+    """True once the run (or a refit run's first pass) committed an epoch: --resume continues it."""
+    try:  # a refit run's first pass commits its epochs in selection/
+        return checkpoint.read_state(run) is not None or checkpoint.read_state(run.selection) is not None
     except Exception:  # noqa: BLE001  (a corrupt state is not worth resuming)
         return False
 
@@ -86,6 +101,10 @@ def resume_run(path: str) -> RunDir:
     run = existing_run(path)
     cfg = cfgmod.resolve(cfgmod.load_recipe(run.config))
     single_worker_only(cfg)
+    if cfg.train.refit != "off":
+        from flower_edge.train import refit
+
+        return refit.resume(cfg, run, (write_inputs, _train_and_finish))
     splits = DataSplits.load(run.split)
     return _train_and_finish(cfg, run, splits)
 
