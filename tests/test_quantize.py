@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from conftest import assert_clean_error
 from fixtures_quantize import copy_run
+from metadata_checks import assert_carries_metadata
 
 from flower_edge.errors import UsageError
 from flower_edge.quantize.config import QuantizationConfig
@@ -194,6 +195,7 @@ def test_qat_and_keep_float_variants_load(invoke, tiny_copy):
     for variant in ("int8-qat", "int8-keep-auto2"):
         interpreter = Interpreter(model_path=str(export / variant / "model.tflite"))
         interpreter.allocate_tensors()
+        assert_carries_metadata(export / variant)  # QAT and keep-float too
     lines = (export / "debug" / "layers.csv").read_text().splitlines()
     assert lines[0].startswith("tensor_name,op_name,rmse,scale,rmse_scale") and len(lines) > 3
     ranks = [float(line.split(",")[4]) for line in lines[1:]]

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from fixtures_quantize import copy_run
+from metadata_checks import assert_carries_metadata
 
 from flower_edge.errors import UsageError
 from flower_edge.quantize.config import QuantizationConfig
@@ -97,6 +98,7 @@ def test_compressed_variants_load_and_run_in_litert(compressed_run):
         out = interpreter.get_tensor(interpreter.get_output_details()[0]["index"])
         assert np.isfinite(out).all() and abs(float(out.sum()) - 1) < 0.05, variant
         assert rows[variant]["litert_loads"]
+        assert_carries_metadata(compressed_run / variant)  # pruned and clustered too
 
 
 def test_stripped_models_have_their_own_graph():
