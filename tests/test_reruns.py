@@ -136,6 +136,8 @@ def test_quantize_swaps_one_generation_and_keeps_other_bundles(piped, tmp_path, 
     manifest = json.loads((run / "export" / "fp32" / "manifest.json").read_text())
     assert ".new-" not in manifest["source_run"]
     assert not [p for p in run.iterdir() if p.name.startswith(".export")]
+    log = [line for line in result.output.splitlines() if line.startswith("converter log: ")]
+    assert log and Path(log[0].split(": ", 1)[1]).is_file(), result.output  # the final path, not staged
 
 
 def test_quantize_failing_midway_leaves_the_old_export(piped, tmp_path, invoke, monkeypatch):

@@ -143,7 +143,7 @@ def _export(run: RunDir, recipe: QuantizeRecipe, calib_data, carried: list[dict]
     # a pruned/clustered model is meant to differ from the original: the int8 advice is not for it
     plain = [r for r, c in zip(rows, recipe.configs()) if not c.compressed]
     warnings = agreement_warnings(plain, recipe.agreement_threshold, _label_smoothing(ctx.run))
-    result = QuantizeResult(rows, warnings, debug_report, ctx.log)
+    result = QuantizeResult(rows, warnings, debug_report, public_path(ctx.log))  # not the staging path
     _save_summary(ctx, result, carried)
     return result
 
