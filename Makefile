@@ -57,4 +57,4 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check flower_edge tests
 
 clean:
-	rm -rf $(VENV) $(TFLRT) build *.egg-info
+	rm -rf $(VENV) $(TFLRT) $(MP) $(MPW) build *.egg-info
