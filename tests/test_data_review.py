@@ -4,13 +4,17 @@ non-flower are found; the data folder is never written; quarantine undoes byte-i
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
+import os
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 from conftest import assert_clean_error
+
+from flower_edge.errors import UsageError
 
 PER_CLASS = 40
 FLIP = 0.05
@@ -142,3 +146,26 @@ def test_review_errors_are_one_line(planted, tmp_path, invoke, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "cleanlab", None)
     result = invoke("data", "review", planted["root"], "--out", tmp_path / "o")
     assert_clean_error(result, contains="flower-edge[review]")
+
+
+@pytest.mark.parametrize("hard_links", [True, False])
+def test_a_move_never_overwrites_the_destination(tmp_path, monkeypatch, hard_links):
+    """Quarantine and undo move photos; a file already at the destination is kept, on one
+    file system (hard link) and across two (checked copy)."""
+    from flower_edge.data.review import quarantine
+
+    if not hard_links:
+        def no_link(src, dest):
+            raise OSError(errno.EXDEV, os.strerror(errno.EXDEV))
+        monkeypatch.setattr(quarantine.os, "link", no_link)
+    src, dest = tmp_path / "a" / "x.jpg", tmp_path / "b" / "x.jpg"
+    src.parent.mkdir()
+    dest.parent.mkdir()
+    src.write_bytes(b"photo")
+    dest.write_bytes(b"someone else's")
+    with pytest.raises(UsageError, match="already exists"):
+        quarantine._move(src, dest)
+    assert src.read_bytes() == b"photo" and dest.read_bytes() == b"someone else's"
+    dest.unlink()
+    quarantine._move(src, dest)
+    assert not src.exists() and dest.read_bytes() == b"photo"

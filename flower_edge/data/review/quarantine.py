@@ -89,16 +89,24 @@ def _check(root: Path, qdir: Path, approved) -> list[tuple[str, str, str]]:
 
 
 def _move(src: Path, dest: Path) -> None:
+    """Move one photo without ever overwriting `dest`: a hard link, or a checked copy."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    taken = UsageError(f"{dest} already exists; move it away and run again (nothing was moved)")
     try:
-        os.link(src, dest)  # never overwrites: fails if dest exists
-        os.unlink(src)
+        os.link(src, dest)  # fails if dest exists
+    except FileExistsError:
+        raise taken from None
     except OSError:  # another file system (or no hard links): copy, check, then remove
-        shutil.copy2(src, dest)
+        try:
+            with open(src, "rb") as fin, open(dest, "xb") as fout:  # "x": never overwrites
+                shutil.copyfileobj(fin, fout)
+        except FileExistsError:
+            raise taken from None
+        shutil.copystat(src, dest)
         if sha256(dest) != sha256(src):
-            dest.unlink()
+            dest.unlink()  # the copy just made, never a file that was there
             raise UsageError(f"copying {src} to {dest} changed its bytes; nothing was moved") from None
-        os.unlink(src)
+    os.unlink(src)
 
 
 def undo(dest: str) -> list[str]:
