@@ -51,7 +51,7 @@ test: $(STAMP) $(TFLRT_STAMP) $(MP_STAMP) $(MPW_STAMP)
 	if [ -f $(TFLRT_STAMP) ]; then export FLOWER_EDGE_TFLITE_RUNTIME_PYTHON=$(CURDIR)/$(TFLRT)/bin/python; fi; \
 	if [ -f $(MP_STAMP) ]; then export FLOWER_EDGE_MEDIAPIPE_PYTHON=$(CURDIR)/$(MP)/bin/python; fi; \
 	if [ -f $(MPW_STAMP) ]; then export FLOWER_EDGE_MEDIAPIPE_WRITER_PYTHON=$(CURDIR)/$(MPW)/bin/python; fi; \
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --durations=20
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check flower_edge tests
