@@ -96,7 +96,6 @@ def tiny_baseline(flowers5, tmp_path_factory):
                      data={"batch_size": 32}).path
 
 
-@pytest.mark.slow
 def test_real_conversion_end_to_end(tiny_baseline, invoke, tmp_path):
     _venv_or_skip()
     import shutil

@@ -14,24 +14,17 @@ from flower_edge.runtime.transforms import unreadable_reason
 # Decoding at a reduced JPEG scale (Pillow's draft mode) still reads every byte, so
 # truncated files are caught, but it is several times faster on full-size photos.
 _DRAFT = (64, 64)
-# Formats and modes tf.io.decode_image turns into the same RGB as Pillow. Anything
-# else (CMYK/YCCK JPEG, palette or alpha, 16-bit, other formats) is decoded by Pillow.
-TF_NATIVE = {"JPEG": ("RGB", "L"), "PNG": ("RGB", "L"), "BMP": ("RGB", "L")}
 
 
 @dataclass(frozen=True)
 class ImageInfo:
-    """What a readable image is: size (w, h), format, mode, and whether TF decodes it natively."""
+    """What a readable image is: size (w, h), format and mode."""
 
     path: str
     width: int
     height: int
     format: str
     mode: str
-
-    @property
-    def tf_native(self) -> bool:
-        return self.mode in TF_NATIVE.get(self.format, ())
 
 
 def probe_image(path: str | os.PathLike) -> ImageInfo:

@@ -14,9 +14,3 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if flat_a or flat_b:
         return 1.0 if flat_a and flat_b else 0.0
     return float(spearmanr(a, b).statistic)
-
-
-def mean_spearman(reference_maps, maps) -> float:
-    """Average Spearman correlation over paired maps."""
-    values = [spearman(r, m) for r, m in zip(reference_maps, maps)]
-    return float(np.mean(values)) if values else float("nan")

@@ -14,7 +14,6 @@ from flower_edge.rundir import RunDir
 from flower_edge.runtime.transforms import load_for_model
 
 METHODS = ("gradcam", "saliency", "activation-max", "occlusion", "lime")
-GRADIENT_METHODS = ("gradcam", "saliency", "activation-max")
 
 
 def explain(run_dir: str | os.PathLike, images: list[str], method: str, class_value: str | None = None,

@@ -139,8 +139,3 @@ def _reference_backbone(spec: ModelSpec, size: int, weights: str):
 def _short(exc: Exception, limit: int = 160) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[:limit] + "..."
-
-
-def weights_cache_dir() -> str:
-    """Where Keras caches downloaded weights (KERAS_HOME or ~/.keras)."""
-    return os.path.join(os.environ.get("KERAS_HOME", os.path.expanduser("~/.keras")), "models")
