@@ -86,7 +86,7 @@ def test_another_user_reads_a_bundle_and_predicts(shared_dir, synth_data, tiny_r
         assert cat.returncode == 0, cat.stderr.decode()
     python = _python_for(user, env)
     proc = subprocess.run(["runuser", "-u", user, "--", python, "-m", "flower_edge.cli.main",
-                           "predict", str(image), "--model", str(bundle), "--json"],
+                           "predict", str(bundle), str(image), "--json"],
                           capture_output=True, text=True, env=env, timeout=120)
     assert proc.returncode == 0, proc.stderr
     answer = json.loads(proc.stdout)

@@ -1,4 +1,4 @@
-"""`live --source imx500:NETWORK.rpk`: the Pi-side reader of the AI Camera's output tensors.
+"""`live --input imx500:NETWORK.rpk`: the Pi-side reader of the AI Camera's output tensors.
 
 No camera exists here: picamera2's IMX500 helper and Picamera2 are replaced by stand-ins
 that replay recorded output tensors (the helper's `get_outputs` returns them already
@@ -137,8 +137,8 @@ def test_logits_are_softmaxed_when_the_network_has_no_softmax():
 def test_live_cli_smooths_logs_and_reports_sensor_time(rpk, monkeypatch, invoke, tmp_path):
     made = use_fakes(monkeypatch, RECORDING)
     log = tmp_path / "frames.jsonl"
-    result = invoke("live", "--source", f"imx500:{rpk}", "--log", log, "--hold", 1, "--margin", 0.05,
-                    "--half-life", 0, "--json-summary")
+    result = invoke("live", "--input", f"imx500:{rpk}", "--log", log, "--hold", 1, "--margin", 0.05,
+                    "--half-life", 0, "--json")
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in log.read_text().splitlines()]
     assert [r["raw_label"] for r in rows] == ["daisy", "daisy", "rose", "rose", "rose"]
@@ -155,24 +155,24 @@ def test_labels_embedded_in_the_rpk_win_over_the_files_beside_it(rpk, monkeypatc
     inside = {"task": "classification", "classes": {"labels": [f"x{i}" for i in range(5)]}}
     use_fakes(monkeypatch, RECORDING[:3], inside)
     log = tmp_path / "frames.jsonl"
-    result = invoke("live", "--source", f"imx500:{rpk}", "--log", log)
+    result = invoke("live", "--input", f"imx500:{rpk}", "--log", log)
     assert result.exit_code == 0, result.output
     assert [json.loads(line)["raw_label"] for line in log.read_text().splitlines()] == ["x0", "x0"]
 
 
 def test_bad_sources_are_one_line_errors(rpk, monkeypatch, invoke, tmp_path):
-    assert_clean_error(invoke("live", "--source", f"imx500:{tmp_path / 'none.rpk'}"), contains="imx500-package")
-    assert_clean_error(invoke("live", "int8/", "--source", f"imx500:{rpk}"), code=2, contains="drop BUNDLE")
-    assert_clean_error(invoke("live", "--source", "0"), code=2, contains="missing BUNDLE")
+    assert_clean_error(invoke("live", "--input", f"imx500:{tmp_path / 'none.rpk'}"), contains="imx500-package")
+    assert_clean_error(invoke("live", "int8/", "--input", f"imx500:{rpk}"), code=2, contains="drop BUNDLE")
+    assert_clean_error(invoke("live", "--input", "camera:0"), code=2, contains="missing BUNDLE")
     use_fakes(monkeypatch, [], {"task": "object detection"})
-    assert_clean_error(invoke("live", "--source", f"imx500:{rpk}"), contains="classifies only")
+    assert_clean_error(invoke("live", "--input", f"imx500:{rpk}"), contains="classifies only")
     (rpk.parent / "network_intrinsics.json").unlink()
     (rpk.parent / "labels.txt").unlink()
     use_fakes(monkeypatch, [])
-    assert_clean_error(invoke("live", "--source", f"imx500:{rpk}"), contains="no labels")
+    assert_clean_error(invoke("live", "--input", f"imx500:{rpk}"), contains="no labels")
     (rpk.parent / "labels.txt").write_text("daisy\nrose\n")
     use_fakes(monkeypatch, [{"CnnOutputTensor": onehot(0).tolist()}])
-    result = invoke("live", "--source", f"imx500:{rpk}")
+    result = invoke("live", "--input", f"imx500:{rpk}")
     assert result.exit_code == 0 and "5 values for 2 labels" in result.output and "0 frames" in result.output
 
 
@@ -182,4 +182,4 @@ def test_missing_picamera2_names_the_install(rpk, invoke):
         pytest.skip("picamera2 is installed")
     except ImportError:
         pass
-    assert_clean_error(invoke("live", "--source", f"imx500:{rpk}"), contains="picamera2")
+    assert_clean_error(invoke("live", "--input", f"imx500:{rpk}"), contains="picamera2")

@@ -49,7 +49,7 @@ def test_live_on_a_video_of_real_photos(runtime_bundles, video, photos, invoke, 
 
     bundle = runtime_bundles["bundles"]["int8"]
     log = tmp_path / "frames.jsonl"
-    result = invoke("live", bundle, "--source", video, "--log", log, "--max-frames", 20)
+    result = invoke("live", bundle, "--input", video, "--log", log, "--max-frames", 20)
     assert result.exit_code == 0, result.output
     rows = records(log)
     assert [r["frame"] for r in rows] == list(range(20))
@@ -78,8 +78,8 @@ def test_live_on_a_video_of_real_photos(runtime_bundles, video, photos, invoke, 
 def test_live_changes_only_log_and_summary(runtime_bundles, video, invoke, tmp_path):
     log = tmp_path / "changes.jsonl"
     log.write_text('{"earlier": "run"}\n')  # appended to, never overwritten
-    result = invoke("live", runtime_bundles["bundles"]["int8"], "--source", video, "--log", log,
-                    "--changes-only", "--json-summary")
+    result = invoke("live", runtime_bundles["bundles"]["int8"], "--input", video, "--log", log,
+                    "--changes-only", "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))
     assert summary["frames"] == 24 and summary["stopped_by"] == "end of source"
@@ -109,7 +109,7 @@ def test_live_watch_dir_while_files_are_copied_in_and_ctrl_c(runtime_bundles, ph
     watched.mkdir()
     shutil.copy(photos[0], watched / "old.jpg")  # there before the start: not classified
     log = tmp_path / "watch.jsonl"
-    cmd = [sys.executable, "-m", "flower_edge.cli.main", "live", str(bundle), "--source", f"watch:{watched}",
+    cmd = [sys.executable, "-m", "flower_edge.cli.main", "live", str(bundle), "--input", f"watch:{watched}",
            "--log", str(log)]
     # A suite started in the background inherits SIGINT ignored; the child must see Ctrl-C.
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True,
@@ -146,20 +146,23 @@ def test_live_watch_dir_while_files_are_copied_in_and_ctrl_c(runtime_bundles, ph
 
 def test_live_source_errors_are_one_line(runtime_bundles, invoke, monkeypatch, tmp_path):
     bundle = runtime_bundles["bundles"]["int8"]
-    assert_clean_error(invoke("live", bundle, "--source", "nonsense"), contains="unknown --source")
-    assert_clean_error(invoke("live", bundle, "--source", f"watch:{tmp_path / 'no'}"), contains="no such folder")
+    assert_clean_error(invoke("live", bundle, "--input", "nonsense"), contains="unknown --input")
+    # the spellings before `--input camera:N` and `picamera2` are refused, naming the new ones
+    for old in ("0", "picamera"):
+        assert_clean_error(invoke("live", bundle, "--input", old), code=2, contains="camera:N")
+    assert_clean_error(invoke("live", bundle, "--input", f"watch:{tmp_path / 'no'}"), contains="no such folder")
     monkeypatch.setitem(sys.modules, "picamera2", None)
-    assert_clean_error(invoke("live", bundle, "--source", "picamera"), contains="python3-picamera2")
+    assert_clean_error(invoke("live", bundle, "--input", "picamera2"), contains="python3-picamera2")
     monkeypatch.setitem(sys.modules, "cv2", None)
-    assert_clean_error(invoke("live", bundle, "--source", "0"), contains='pip install "flower-edge[camera]"')
-    assert_clean_error(invoke("live", bundle, "--source", "0", "--changes-only"), contains="--log")
-    assert invoke("live", bundle, "--source", "0", "--max-frames", 0).exit_code == 2
+    assert_clean_error(invoke("live", bundle, "--input", "camera:0"), contains='pip install "flower-edge[camera]"')
+    assert_clean_error(invoke("live", bundle, "--input", "camera:0", "--changes-only"), contains="--log")
+    assert invoke("live", bundle, "--input", "camera:0", "--max-frames", 0).exit_code == 2
 
 
 def test_live_duration_stops_an_idle_folder_watch(runtime_bundles, invoke, tmp_path):
     started = time.monotonic()
-    result = invoke("live", runtime_bundles["bundles"]["int8"], "--source", f"watch:{tmp_path}",
-                    "--duration", 0.5, "--json-summary")
+    result = invoke("live", runtime_bundles["bundles"]["int8"], "--input", f"watch:{tmp_path}",
+                    "--duration", 0.5, "--json")
     assert result.exit_code == 0, result.output
     assert time.monotonic() - started < 10
     summary = json.loads(next(line for line in result.output.splitlines() if line.startswith("{")))

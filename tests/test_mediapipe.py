@@ -131,7 +131,7 @@ def test_predict_and_serve_run_a_classifier_with_mediapipe_written_metadata(io_t
     for name, shade in SHADES.items():
         photos.append(tmp_path / f"{name}.png")
         photos[-1].write_bytes(_png(shade))
-    result = invoke("predict", *photos, "--model", model, "--json", "--top-k", "1")
+    result = invoke("predict", model, *photos, "--json", "--top-k", "1")
     assert result.exit_code == 0, result.output
     got = {Path(p["path"]).stem: p["label"] for p in json.loads(result.output)["predictions"]}
     assert got == {name: name for name in SHADES}

@@ -241,10 +241,10 @@ def test_demo_never_replaces_a_foreign_run_folder(tmp_path):
     (["pipeline", "--image-size", "0"], "--image-size"),
     (["quantize", "run", "--calib-samples", "-5"], "--calib-samples"),
     (["benchmark", "run", "--runs", "0"], "--runs"),
-    (["predict", "x.jpg", "--model", "b", "--threads", "0"], "--threads"),
-    (["predict", "x.jpg", "--model", "b", "--top-k", "0"], "--top-k"),
-    (["data", "synth", "d", "--size", "0"], "--size"),
-    (["data", "synth", "d", "--per-class", "0"], "--per-class"),
+    (["predict", "b", "x.jpg", "--threads", "0"], "--threads"),
+    (["predict", "b", "x.jpg", "--top-k", "0"], "--top-k"),
+    (["data", "synth", "--out", "d", "--size", "0"], "--size"),
+    (["data", "synth", "--out", "d", "--per-class", "0"], "--per-class"),
 ])
 def test_numeric_nonsense_is_one_line_and_exit_2(args, flag, invoke, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)

@@ -62,7 +62,7 @@ def test_pi_extra_has_no_tensorflow_and_predicts_the_same(pi_venv, runtime_bundl
     cli = pi_venv.parent / "flower-edge"
     for variant in ("fp32", "int8"):
         bundle = runtime_bundles["bundles"][variant]
-        out = subprocess.run([str(cli), "predict", str(images), "--model", str(bundle), "--json",
+        out = subprocess.run([str(cli), "predict", str(bundle), str(images), "--json",
                               "--top-k", "3", "--threads", "1"], capture_output=True, text=True,
                              timeout=120)
         assert out.returncode == 0, out.stderr

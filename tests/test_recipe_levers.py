@@ -180,11 +180,11 @@ def test_tta_flip_averages_the_mirror_image(runtime_bundles):
 def test_predict_cli_tta(invoke, runtime_bundles):
     rb = runtime_bundles
     bundle, photo = rb["bundles"]["int8"], rb["paths"][0]
-    out = {t: json.loads(invoke("predict", photo, "--model", bundle, "--json", "--tta", t).output)
+    out = {t: json.loads(invoke("predict", bundle, photo, "--json", "--tta", t).output)
            for t in ("none", "flip")}
     assert out["flip"]["tta"] == "flip" and out["none"]["tta"] == "none"
     assert out["flip"]["predictions"][0]["top_k"] != out["none"]["predictions"][0]["top_k"]
-    bad = invoke("predict", photo, "--model", bundle, "--tta", "rotate")
+    bad = invoke("predict", bundle, photo, "--tta", "rotate")
     assert bad.exit_code != 0 and "rotate" in bad.output
 
 

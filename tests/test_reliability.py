@@ -88,7 +88,7 @@ def _sha_mismatch(env: Env) -> list:
     data = bytearray((bundle / "model.tflite").read_bytes())
     data[-1] ^= 0xFF
     (bundle / "model.tflite").write_bytes(bytes(data))
-    return ["predict", env.image(), "--model", bundle]
+    return ["predict", bundle, env.image()]
 
 
 def _truncated(env: Env) -> list:
@@ -101,7 +101,7 @@ def _truncated(env: Env) -> list:
     manifest = json.loads((bundle / "manifest.json").read_text())
     manifest["files"]["model"].update(sha256=sha256_file(model), bytes=2048)
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    return ["predict", env.image(), "--model", bundle]
+    return ["predict", bundle, env.image()]
 
 
 def _not_image(env: Env) -> Path:
@@ -142,8 +142,8 @@ CASES = [
     Case("data folder changed between train and quantize", _moved_data, 1, "--calib-data"),
     Case("--threads 0", lambda e: ["benchmark", e.copy_run(), "--threads", "0"], 2, "--threads"),
     Case("benchmark RUN_DIR with no model", lambda e: ["benchmark", e.tmp], 1, "no model.keras"),
-    Case("predict: not an image", lambda e: ["predict", _not_image(e), "--model", _bundle(e)], 1, "photo.jpg"),
-    Case("predict: missing manifest", lambda e: ["predict", e.image(), "--model", _drop_manifest(e)], 1, "manifest"),
+    Case("predict: not an image", lambda e: ["predict", _bundle(e), _not_image(e)], 1, "photo.jpg"),
+    Case("predict: missing manifest", lambda e: ["predict", _drop_manifest(e), e.image()], 1, "manifest"),
     Case("predict: sha256 mismatch", _sha_mismatch, 1, "sha256"),
     Case("predict: truncated .tflite", _truncated, 1, "model.tflite"),
     Case("explain: not an image", lambda e: ["explain", e.copy_run(), _not_image(e)], 1, "photo.jpg"),

@@ -102,7 +102,7 @@ def test_cli_predict_folder_json_matches_library(rb, invoke, tmp_path):
     for p in rb["paths"][::50]:
         shutil.copy(p, folder / p.name)
     (folder / "broken.jpg").write_bytes(b"not an image")
-    result = invoke("predict", folder, "--model", rb["bundles"]["int8"], "--json", "--top-k", "2")
+    result = invoke("predict", rb["bundles"]["int8"], folder, "--json", "--top-k", "2")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert len(data["predictions"]) == 10 and data["interpreter"] == "ai-edge-litert"
@@ -111,12 +111,12 @@ def test_cli_predict_folder_json_matches_library(rb, invoke, tmp_path):
     predictor = Predictor(rb["bundles"]["int8"])
     for row in data["predictions"]:
         assert row["label"] == predictor.predict(row["path"], top_k=1)[0][0]
-    table = invoke("predict", rb["paths"][0], "--model", rb["bundles"]["fp32"], "--threads", "1")
+    table = invoke("predict", rb["bundles"]["fp32"], rb["paths"][0], "--threads", "1")
     assert table.exit_code == 0 and rb["paths"][0].name in table.stdout
 
 
 def test_predict_path_imports_no_tensorflow(rb):
-    out = cli_without_tensorflow("predict", rb["paths"][0], "--model", rb["bundles"]["int8"], "--json")
+    out = cli_without_tensorflow("predict", rb["bundles"]["int8"], rb["paths"][0], "--json")
     assert json.loads(out.stdout.replace("TF-FREE", ""))["predictions"][0]["label"]
 
 
@@ -140,7 +140,7 @@ def test_missing_manifest(rb, tmp_path, invoke):
     (bundle / "manifest.json").unlink()
     with pytest.raises(BundleError, match="no manifest.json"):
         load_bundle(bundle)
-    assert_clean_error(invoke("predict", rb["paths"][0], "--model", bundle), 1, "manifest.json")
+    assert_clean_error(invoke("predict", bundle, rb["paths"][0]), 1, "manifest.json")
 
 
 def test_model_sha_mismatch(rb, tmp_path, invoke):
@@ -148,14 +148,14 @@ def test_model_sha_mismatch(rb, tmp_path, invoke):
     data = bytearray((bundle / "model.tflite").read_bytes())
     data[-10] ^= 0xFF
     (bundle / "model.tflite").write_bytes(bytes(data))
-    assert_clean_error(invoke("predict", rb["paths"][0], "--model", bundle), 1, "sha256")
+    assert_clean_error(invoke("predict", bundle, rb["paths"][0]), 1, "sha256")
 
 
 def test_truncated_model(rb, tmp_path, invoke):
     bundle = _copy(rb, tmp_path)
     data = (bundle / "model.tflite").read_bytes()
     (bundle / "model.tflite").write_bytes(data[: len(data) // 2])
-    assert_clean_error(invoke("predict", rb["paths"][0], "--model", bundle), 1, "truncated")
+    assert_clean_error(invoke("predict", bundle, rb["paths"][0]), 1, "truncated")
     # without the manifest's check, the interpreter's own failure is still one clean line
     with pytest.raises(BundleError, match="not a valid .tflite"):
         make_interpreter(bundle / "model.tflite")
@@ -169,7 +169,7 @@ def test_label_count_differs_from_output(rb, tmp_path, invoke):
 
     manifest["files"]["labels"]["sha256"] = sha256_file(bundle / "labels.txt")
     (bundle / "manifest.json").write_text(json.dumps(manifest))
-    assert_clean_error(invoke("predict", rb["paths"][0], "--model", bundle), 1, "3 labels")
+    assert_clean_error(invoke("predict", bundle, rb["paths"][0]), 1, "3 labels")
     # a manifest that lies about the output size is caught against the model itself
     manifest["output"]["shape"] = [1, 3]
     (bundle / "manifest.json").write_text(json.dumps(manifest))
@@ -181,14 +181,14 @@ def test_not_an_image_and_missing_path(rb, tmp_path, invoke):
     text = tmp_path / "notes.jpg"
     text.write_text("hello")
     bundle = rb["bundles"]["fp32"]
-    assert_clean_error(invoke("predict", text, "--model", bundle), 1, "not a readable image")
-    assert_clean_error(invoke("predict", tmp_path / "nope.jpg", "--model", bundle), 1, "no such file")
+    assert_clean_error(invoke("predict", bundle, text), 1, "not a readable image")
+    assert_clean_error(invoke("predict", bundle, tmp_path / "nope.jpg"), 1, "no such file")
     with pytest.raises(DataError):
         Predictor(bundle).predict(text)
 
 
 def test_threads_zero(rb, invoke):
-    assert_clean_error(invoke("predict", rb["paths"][0], "--model", rb["bundles"]["fp32"],
+    assert_clean_error(invoke("predict", rb["bundles"]["fp32"], rb["paths"][0],
                               "--threads", "0"), 2, "--threads")
     with pytest.raises(UsageError):
         Predictor(rb["bundles"]["fp32"], threads=0)
@@ -210,5 +210,5 @@ def test_no_interpreter_installed_names_pip(rb, monkeypatch, invoke):
     monkeypatch.setattr("flower_edge.runtime.interpreter._tensorflow_installed", lambda: False)
     with pytest.raises(FlowerEdgeError, match=r'pip install "flower-edge\[pi\]"'):
         Predictor(rb["bundles"]["fp32"])
-    assert_clean_error(invoke("predict", rb["paths"][0], "--model", rb["bundles"]["fp32"]), 1,
+    assert_clean_error(invoke("predict", rb["bundles"]["fp32"], rb["paths"][0]), 1,
                        'pip install "flower-edge[pi]"')

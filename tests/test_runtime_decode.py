@@ -147,15 +147,15 @@ def test_workers_stream_with_a_bounded_number_in_flight(folder, runtime_bundles)
 
 def test_cli_workers_and_benchmark_images(folder, runtime_bundles, invoke):
     bundle = runtime_bundles["bundles"]["int8"]
-    outs = [invoke("predict", folder, "--model", bundle, "--json", "--workers", w) for w in ("0", "2")]
+    outs = [invoke("predict", bundle, folder, "--json", "--decode-threads", w) for w in ("0", "2")]
     assert all(o.exit_code == 0 for o in outs), outs[0].output
     assert json.loads(outs[0].stdout) == json.loads(outs[1].stdout)
     assert "skipped" in outs[1].stderr
-    assert_clean_error(invoke("predict", folder, "--model", bundle, "--workers", "-1"), contains="--workers")
+    assert_clean_error(invoke("predict", bundle, folder, "--decode-threads", "-1"), contains="--decode-threads")
     big = folder.parent / "big.jpg"
     Image.open(sorted(folder.glob("0*.jpg"))[0]).resize((1024, 768)).save(big, quality=90)
     for flag, draft in (("--full-decode", None), (None, 2.0)):
-        out = invoke("predict", big, "--model", bundle, "--json", "--top-k", "5", *([flag] if flag else []))
+        out = invoke("predict", bundle, big, "--json", "--top-k", "5", *([flag] if flag else []))
         want = Predictor(bundle, draft=draft).predict(big, top_k=5)
         assert [(r["label"], r["probability"]) for r in json.loads(out.stdout)["predictions"][0]["top_k"]] == \
             [(label, pytest.approx(prob)) for label, prob in want]
@@ -174,7 +174,7 @@ def test_cli_workers_and_benchmark_images(folder, runtime_bundles, invoke):
 def test_unreadable_single_image_is_one_clean_error(runtime_bundles, invoke, tmp_path):
     bad = tmp_path / "x.jpg"
     bad.write_bytes(b"\xff\xd8 truncated")
-    res = invoke("predict", bad, "--model", runtime_bundles["bundles"]["int8"])
+    res = invoke("predict", runtime_bundles["bundles"]["int8"], bad)
     assert_clean_error(res, contains="not a readable image")
     assert "skipped" not in res.output
     with pytest.raises(DataError):

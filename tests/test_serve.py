@@ -61,7 +61,7 @@ def post(http, url, body=None, name="photo.jpg", multipart=True, headers=None, q
 
 def test_classify_gives_predicts_answer_on_real_photos(served, eval_photos, runtime_bundles, invoke):
     url, http = served
-    result = invoke("predict", *eval_photos, "--model", runtime_bundles["bundles"]["int8"], "--json")
+    result = invoke("predict", runtime_bundles["bundles"]["int8"], *eval_photos, "--json")
     expected = {Path(p["path"]).name: p for p in json.loads(result.output)["predictions"]}
     for i, photo in enumerate(eval_photos):
         r = post(http, url, photo.read_bytes(), photo.name, multipart=i % 2 == 0)

@@ -107,7 +107,7 @@ def test_a_bare_tflite_with_metadata_runs_like_its_bundle(quantized_run, runtime
 def test_a_bare_tflite_without_metadata_is_a_one_line_error(runtime_bundles, tmp_path, invoke):
     bare = tmp_path / "model.tflite"
     shutil.copy(runtime_bundles["bundles"]["fp32"] / "model.tflite", bare)
-    for args in (("predict", runtime_bundles["paths"][0], "--model", bare),
+    for args in (("predict", bare, runtime_bundles["paths"][0]),
                  ("benchmark", "--bundle", bare, "--threads", "1", "--runs", "1")):
         error = assert_clean_error(invoke(*args), contains="no TFLite Model Metadata")
         assert "manifest.json" in error and "MediaPipe Model Maker" in error

@@ -54,3 +54,14 @@ def eval_data_option(help_text: str):
     """`--eval-data DIR`: a labelled photo folder (one sub-folder per class) to score on."""
     return click.option("--eval-data", type=click.Path(exists=True, file_okay=False, path_type=Path),
                         default=None, metavar="DIR", help=help_text)
+
+
+def json_option(help_text: str = "Print the result as JSON (for machines) instead of text."):
+    """`--json`: machine-readable output on stdout."""
+    return click.option("--json", "as_json", is_flag=True, help=help_text)
+
+
+def threads_option(help_text: str, multiple: bool = False):
+    """`--threads N`: interpreter threads (repeatable where a command times several)."""
+    return click.option("--threads", type=click.IntRange(min=1), multiple=multiple, metavar="N",
+                        default=() if multiple else None, help=help_text)

@@ -11,6 +11,10 @@ from typing import Iterable, Iterator
 
 from flower_edge.errors import DataError, UsageError
 
+# Test-time augmentations a Predictor offers. Declared in this numpy-free module so the
+# CLI reads the choices without loading numpy at start-up.
+TTA = ("none", "flip")
+
 
 @dataclasses.dataclass(frozen=True)
 class Prediction:

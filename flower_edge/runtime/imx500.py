@@ -1,4 +1,4 @@
-"""Classify on the Raspberry Pi AI Camera's sensor (Sony IMX500): `live --source imx500:NETWORK.rpk`.
+"""Classify on the Raspberry Pi AI Camera's sensor (Sony IMX500): `live --input imx500:NETWORK.rpk`.
 
 The network runs on the sensor; the Pi only reads its output tensor from each frame's
 metadata through picamera2's `IMX500` helper, which returns it already dequantized.
@@ -22,9 +22,9 @@ from typing import Callable, Iterator
 import numpy as np
 
 from flower_edge.errors import BundleError, DataError, FlowerEdgeError
+from flower_edge.runtime.inputs import IMX500 as SOURCE_PREFIX
 from flower_edge.runtime.sources import PICAMERA_INSTALL, Frame
 
-SOURCE_PREFIX = "imx500:"
 INTRINSICS_NAME = "network_intrinsics.json"
 LABELS_NAME = "labels.txt"
 # A softmax output is a probability vector up to the sensor's 8-bit output step (1/256 each).
@@ -94,7 +94,7 @@ def _picamera2():
         from picamera2 import Picamera2
         from picamera2.devices import IMX500
     except ImportError:
-        raise FlowerEdgeError(f"--source imx500: needs picamera2 with the IMX500 helper: {PICAMERA_INSTALL}; "
+        raise FlowerEdgeError(f"--input imx500: needs picamera2 with the IMX500 helper: {PICAMERA_INSTALL}; "
                               f"and 'sudo apt install imx500-all' for the camera's firmware") from None
     return IMX500, Picamera2
 

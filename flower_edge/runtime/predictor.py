@@ -11,6 +11,7 @@ import numpy as np
 
 from flower_edge.errors import BundleError, DataError
 from flower_edge.runtime.bundle import Bundle, load_bundle
+from flower_edge.runtime.files import TTA
 from flower_edge.runtime.interpreter import make_interpreter
 from flower_edge.runtime.transforms import DRAFT
 
@@ -37,9 +38,6 @@ def softmax(x: np.ndarray) -> np.ndarray:
     z = x - x.max(axis=-1, keepdims=True)
     e = np.exp(z)
     return (e / e.sum(axis=-1, keepdims=True)).astype(np.float32)
-
-
-TTA = ("none", "flip")
 
 
 class Predictor:

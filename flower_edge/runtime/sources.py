@@ -18,6 +18,7 @@ from typing import Callable, Iterator
 import numpy as np
 
 from flower_edge.errors import DataError, FlowerEdgeError, UsageError
+from flower_edge.runtime.inputs import CAMERA, IMX500, INPUT_HELP, PICAMERA, WATCH
 
 CAMERA_INSTALL = 'pip install "flower-edge[camera]"'
 PICAMERA_INSTALL = ("sudo apt install python3-picamera2, and make the venv with "
@@ -42,23 +43,22 @@ class Frame:
 
 
 def open_source(spec: str, **kwargs) -> Iterator[Frame]:
-    """`picamera`, `watch:DIR`, a camera index (`0`), a video file or a stream URL."""
-    if spec == "picamera":
+    """`picamera2`, `watch:DIR`, `camera:N`, a video file or a stream URL."""
+    if spec == PICAMERA:
         return picamera_frames(**kwargs)
-    if spec.startswith("watch:"):
-        folder = Path(spec[len("watch:"):] or ".")
+    if spec.startswith(WATCH):
+        folder = Path(spec[len(WATCH):] or ".")
         if not folder.is_dir():
             raise DataError(f"watch:{folder}: no such folder; create it or point watch: at the folder "
                             f"your camera writes to")
         return watch_frames(folder, **kwargs)
-    if spec.isdigit():
-        return opencv_frames(int(spec), spec, live=True)
+    if spec.startswith(CAMERA) and spec[len(CAMERA):].isdigit():
+        return opencv_frames(int(spec[len(CAMERA):]), spec, live=True)
     if spec.lower().startswith(URL_SCHEMES):
         return opencv_frames(spec, spec, live=True)
     if Path(spec).is_file():
         return opencv_frames(spec, Path(spec).name, live=False)
-    raise UsageError(f"unknown --source {spec!r}: use picamera, a camera index such as 0, a video file, "
-                     f"an rtsp:// or http:// URL, or watch:DIR")
+    raise UsageError(f"unknown --input {spec!r}: use {INPUT_HELP}, or {IMX500}NETWORK.rpk")
 
 
 def _cv2():
@@ -110,8 +110,8 @@ def picamera_frames(size: tuple[int, int] = (640, 480)) -> Iterator[Frame]:
     try:
         from picamera2 import Picamera2
     except ImportError:
-        raise FlowerEdgeError(f"--source picamera needs picamera2: {PICAMERA_INSTALL}; or use a USB "
-                              f"camera with --source 0") from None
+        raise FlowerEdgeError(f"--input {PICAMERA} needs picamera2: {PICAMERA_INSTALL}; or use a USB "
+                              f"camera with --input {CAMERA}0") from None
     camera = Picamera2()
     config = camera.create_video_configuration(main={"format": "RGB888", "size": size})
     camera.configure(config)
