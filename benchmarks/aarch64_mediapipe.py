@@ -2,7 +2,7 @@
 
     python aarch64_mediapipe.py BUNDLE IMAGE_DIR
 
-Run by scripts/check-aarch64.sh inside the emulated arm64 root (a venv with mediapipe and
+Run by benchmarks/check-aarch64.sh inside the emulated arm64 root (a venv with mediapipe and
 flower-edge). Each image gets flower-edge's own eval transform (upright, shorter side
 resized, centre crop to the model's size), so the comparison with `flower-edge predict`
 is of the model and its metadata, not of MediaPipe's decode and resize. The classifier

@@ -1,7 +1,7 @@
-"""The table of scripts/check-aarch64.sh: each arm64 run against x86_64's, per image.
+"""The table of benchmarks/check-aarch64.sh: each arm64 run against x86_64's, per image.
 
-    python scripts/aarch64_table.py WORK OUT [--seconds S]
-    python scripts/aarch64_table.py --merge OUT A/table.json B/table.json ...
+    python benchmarks/aarch64_table.py WORK OUT [--seconds S]
+    python benchmarks/aarch64_table.py --merge OUT A/table.json B/table.json ...
 
 WORK is the script's work folder: bundles.tsv (name, path given), rows.tsv (one line per
 bundle and target: name, OS, Python, runtime, status, raw JSON, versions, seconds), x86/

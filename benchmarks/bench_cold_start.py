@@ -5,7 +5,7 @@ spawn to exit and peak RSS (ru_maxrss from wait4). Prints the medians and the ra
 (goal: <= 1.3x on both). The bare script reads the photo with Pillow, resizes and
 center-crops it, and invokes LiteRT, which is the least any tool must do.
 
-    python scripts/bench_cold_start.py --bundle artifacts/mnv2-224/export/int8 \\
+    python benchmarks/bench_cold_start.py --bundle artifacts/mnv2-224/export/int8 \\
         --image ../shared/data/flowers5-eval/rose/<photo>.jpg
 """
 

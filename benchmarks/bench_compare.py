@@ -5,7 +5,7 @@ Each run gets `flower-edge benchmark RUN --eval-data IMAGES --no-explain` (every
 its export/, the Keras model too), unless its report/benchmark.json was already scored
 on the same image set (--rebench to redo it). Then one `compare` over all of them:
 
-    python scripts/bench_compare.py artifacts/mnv2-224-new artifacts/kd/a-mnv2-96-kd \\
+    python benchmarks/bench_compare.py artifacts/mnv2-224-new artifacts/kd/a-mnv2-96-kd \\
         --images ../shared/data/flowers5-eval --budget-ms 2 --budget-mb 1.5 --out artifacts/compare
 """
 

@@ -7,7 +7,7 @@ on a labelled folder no training or calibration saw, through the TF-free runtime
 `flower-edge predict` does, and times it (median ms, batch 1). Writes
 artifacts/bench_compress.{json,md}:
 
-    python scripts/bench_compress.py artifacts/mnv2-224-new --images ../shared/data/flowers5-eval
+    python benchmarks/bench_compress.py artifacts/mnv2-224-new --images ../shared/data/flowers5-eval
 """
 
 from __future__ import annotations

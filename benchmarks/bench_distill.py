@@ -6,7 +6,7 @@ For each student, two runs of the same recipe: `flower-edge train` (alone) and
 and scored through the TF-free runtime on an evaluation set no run trained or
 calibrated on (flowers5-eval); int8 latency is the median of batch-1 invokes.
 
-    python scripts/bench_distill.py --teacher artifacts/mnv2-224-new \\
+    python benchmarks/bench_distill.py --teacher artifacts/mnv2-224-new \\
         --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 \\
         --images ../shared/data/flowers5-eval --out artifacts/kd
 

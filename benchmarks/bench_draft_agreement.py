@@ -1,7 +1,7 @@
 """Scaled JPEG decode (Image.draft) against the full decode, on camera-size photos.
 
 The photos are real ones (flowers5-eval by default) made camera-size by
-scripts/camera_photos.py: 12 MP and 1080p, a little noise, JPEG q90. Each is read by
+benchmarks/camera_photos.py: 12 MP and 1080p, a little noise, JPEG q90. Each is read by
 the runtime's loader with every pixel decoded (draft=None, the reference) and with
 the scaled decode at draft 1.0 (smallest libjpeg scale still covering the target) and
 2.0 and 4.0 (at least 2x / 4x the target). As a noise floor, the same photo re-saved
@@ -9,7 +9,7 @@ once more as JPEG q90 and fully decoded. Printed per photo size and decode: deco
 preprocess time, mean |pixel difference| to the reference, and top-1 agreement with
 the reference for each bundle (plus accuracy against the class folders).
 
-    python scripts/bench_draft_agreement.py --bundle artifacts/mnv2-224/export/int8 \\
+    python benchmarks/bench_draft_agreement.py --bundle artifacts/mnv2-224/export/int8 \\
         --bundle artifacts/mnv2-224/export/fp32 --limit 0
 """
 

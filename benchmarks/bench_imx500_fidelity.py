@@ -8,7 +8,7 @@ in the conversion venv as MCT's fake-quant Keras model): top-1, top-1 agreement 
 float, and mean KL(float || quantized). Calibration is the same training photos as
 `--int8` (300, stratified). A table in Markdown and JSON rows.
 
-    python scripts/bench_imx500_fidelity.py RUN --eval-images ../shared/data/flowers5-eval \
+    python benchmarks/bench_imx500_fidelity.py RUN --eval-images ../shared/data/flowers5-eval \
         [--settings default,hmse,...] [--json out.json]
 
 RUN needs export/int8 (`flower-edge quantize RUN --int8`) for the flower-edge row.

@@ -6,7 +6,7 @@ top-1 agreement, the mean KL divergence of int8's probabilities from float's, an
 side by side. The photos: `--eval-images DIR` (a folder per class that no training or
 calibration saw, e.g. flowers5-eval), else the run's test split.
 
-    python scripts/bench_int8_fidelity.py --data ../shared/data/flowers5 \
+    python benchmarks/bench_int8_fidelity.py --data ../shared/data/flowers5 \
         --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 --out artifacts/bench-int8 \
         --eval-images ../shared/data/flowers5-eval
 

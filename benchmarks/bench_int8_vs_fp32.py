@@ -3,13 +3,13 @@
 
 Either times the fp32 and int8 bundles of an existing run:
 
-    python scripts/bench_int8_vs_fp32.py --run artifacts/mnv2
+    python benchmarks/bench_int8_vs_fp32.py --run artifacts/mnv2
 
 or builds MobileNetV2 itself (ImageNet base from ../shared/weights when present,
 int8 calibrated on ../shared/data/flowers5 photos when present), converts both
 variants with flower_edge.quantize and times them:
 
-    python scripts/bench_int8_vs_fp32.py --model mobilenet_v2 --size 224
+    python benchmarks/bench_int8_vs_fp32.py --model mobilenet_v2 --size 224
 
 The two interpreters are timed in alternating blocks, so a noisy neighbour on
 the machine slows both alike. Prints the medians, p90s and the fp32/int8 ratio;

@@ -8,7 +8,7 @@ the status display (to /dev/null). Rounds alternate. It prints the median and be
 each, and the CPU time per frame (all threads): on a loaded machine the best round and
 the CPU time say more than the median.
 
-    python scripts/bench_live.py --bundle artifacts/mnv2-224/export/int8 \
+    python benchmarks/bench_live.py --bundle artifacts/mnv2-224/export/int8 \
         --images ../shared/data/flowers5-eval
 """
 

@@ -1,6 +1,6 @@
 """Top-1 agreement of MediaPipe Tasks' ImageClassifier with `flower-edge predict`, per bundle.
 
-    python scripts/bench_mediapipe_agreement.py RUN_DIR EVAL_DIR [--per-class 60] [--variants fp32,int8]
+    python benchmarks/bench_mediapipe_agreement.py RUN_DIR EVAL_DIR [--per-class 60] [--variants fp32,int8]
 
 MediaPipe runs in its own venv ($FLOWER_EDGE_MEDIAPIPE_PYTHON, `make test` builds
 .venv-mediapipe) on each photo three ways: flower-edge's preprocessed image, the raw photo

@@ -1,7 +1,7 @@
 """`flower-edge predict FOLDER` against a bare serial loop, measured in one run.
 
 For each photo set (the evaluation photos as they are; the same photos as 12 MP
-camera JPEGs made by scripts/camera_photos.py) and each bundle, runs as separate
+camera JPEGs made by benchmarks/camera_photos.py) and each bundle, runs as separate
 processes, one after the other:
 
 - the bare loop: the 10-line script a user would write (Pillow open, convert, resize
@@ -13,7 +13,7 @@ of the whole process tree (sampled from /proc every 10 ms) and its ratio, and th
 share of photos whose top-1 equals the bare loop's. Interpreter threads are the same
 for both (--threads). Note the load (uptime) beside any figure you quote.
 
-    python scripts/bench_predict_throughput.py --bundle artifacts/mnv2-224/export/int8 \\
+    python benchmarks/bench_predict_throughput.py --bundle artifacts/mnv2-224/export/int8 \\
         --bundle artifacts/mnv2-224/export/fp32 --limit-12mp 1500
 """
 

@@ -8,7 +8,7 @@ int8<->float agreement, training seconds on this machine, and the ratio of the t
 training times measured in this one run. The new default is also scored with
 `--tta flip`, with the per-image cost of the second invoke.
 
-    python scripts/bench_recipe.py --data ../shared/data/flowers5 \
+    python benchmarks/bench_recipe.py --data ../shared/data/flowers5 \
         --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 \
         --eval ../shared/data/flowers5-eval --out artifacts/bench-recipe
 

@@ -10,7 +10,7 @@ TF-free runtime on every photo of the eval folder. Prints float top-1, int8 top-
 agreement and training wall time (a refit's = its first pass + its own retraining), per
 seed and as the mean over seeds, with the load average. Results: OUT/bench_refit.json.
 
-    python scripts/bench_refit.py --seeds 0 1 2 --out artifacts/26-refit
+    python benchmarks/bench_refit.py --seeds 0 1 2 --out artifacts/26-refit
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ prints: the share of flipped photos among the worst 10% of label-issue scores, a
 the planted copy (as leakage) and the drawing (as an outlier) were flagged, with the
 wall time and load average.
 
-    python scripts/bench_review_noise.py --data ../shared/data/flowers5 \
+    python benchmarks/bench_review_noise.py --data ../shared/data/flowers5 \
         --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 --out artifacts/review-noise
 """
 

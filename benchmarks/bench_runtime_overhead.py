@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Runtime overhead: Predictor latency / bare interpreter latency, one process, one model.
 
-    python scripts/bench_runtime_overhead.py artifacts/mnv2/export/int8 --threads 1
+    python benchmarks/bench_runtime_overhead.py artifacts/mnv2/export/int8 --threads 1
 
 Both sides use the same interpreter class, model file and thread count, and are
 timed interleaved call by call (so load and frequency drift hit both alike):

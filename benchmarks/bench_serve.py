@@ -6,7 +6,7 @@ point anywhere else). Each level is bounded by --seconds and --max-requests. Cli
 POST the photo bytes as the raw body over keep-alive connections. After each level
 the server must still be alive and answer /healthz (crashes are counted).
 
-    python scripts/bench_serve.py --bundle artifacts/mnv2-224/export/int8 \
+    python benchmarks/bench_serve.py --bundle artifacts/mnv2-224/export/int8 \
         --images ../shared/data/flowers5-eval --seconds 60
 """
 

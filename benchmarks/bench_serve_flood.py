@@ -6,7 +6,7 @@ guard) and for `serve` as shipped.
 Everything is on 127.0.0.1 (the script cannot point anywhere else), bounded in connections
 and in time. A dropped flood connection is reopened, as a persistent attacker would.
 
-    python scripts/bench_serve_flood.py --bundle artifacts/mnv2-224/export/int8 \
+    python benchmarks/bench_serve_flood.py --bundle artifacts/mnv2-224/export/int8 \
         --image ../shared/data/flowers5-eval/rose/some.jpg --idle 300 --trickle 300 --seconds 20
 
 The tests import `Flood`, `probe` and `start_server` from here.

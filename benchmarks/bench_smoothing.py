@@ -19,7 +19,7 @@ Settings are chosen on sequences built from half of the photos (even indexes) an
 reported on sequences from the other half, so the chosen defaults are not fitted to
 the figures shown. Usage:
 
-    python scripts/bench_smoothing.py --bundle artifacts/mnv2-224/export/int8 \
+    python benchmarks/bench_smoothing.py --bundle artifacts/mnv2-224/export/int8 \
         --images ../shared/data/flowers5-eval
 """
 

@@ -12,8 +12,8 @@ Each is converted dense and with EXPERIMENTAL_SPARSITY; median ms per invoke, ba
 with the default XNNPACK delegate and with TFLite's builtin kernels alone (a sparse-stored
 file that runs at the builtin kernels' speed was not taken by XNNPACK).
 
-    python scripts/bench_sparse_kernels.py --threads 2
-    python scripts/bench_sparse_kernels.py --bundles RUN/export/fp32 RUN/export/fp32-pruned75
+    python benchmarks/bench_sparse_kernels.py --threads 2
+    python benchmarks/bench_sparse_kernels.py --bundles RUN/export/fp32 RUN/export/fp32-pruned75
 
 --bundles times two exported bundles instead, interleaved (8 rounds of 25 invokes each),
 so a change of machine load hits both alike.

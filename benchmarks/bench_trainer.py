@@ -1,7 +1,7 @@
 """Is training input-bound? img/s of the real pipeline + train step vs the same step
 fed synthetic tensors, measured in one run. Goal: ratio >= 0.9.
 
-    python scripts/bench_trainer.py --data ../shared/data/flowers5 --model mobilenet_v2 --size 128
+    python benchmarks/bench_trainer.py --data ../shared/data/flowers5 --model mobilenet_v2 --size 128
 
 The real pipeline is the trainer's own (decode, resize, cache, shuffle, augment,
 prefetch), warmed for one full epoch so the cache is filled, as in epochs 2+.

@@ -5,7 +5,7 @@ Each photo is center-cropped to the camera's aspect ratio, upsampled (bicubic) t
 sigma 2 levels per channel) and saved as JPEG quality 90, like a phone camera's file. The class
 folders are kept. Existing files are reused, so reruns are free.
 
-    python scripts/camera_photos.py --src ../shared/data/flowers5-eval --kind 12mp --limit 300
+    python benchmarks/camera_photos.py --src ../shared/data/flowers5-eval --kind 12mp --limit 300
 
 Writes under artifacts/camera/<kind>/ (git-ignored); prints the folder.
 """

@@ -6,9 +6,9 @@ set -euo pipefail
 
 usage() {
   cat <<'EOF'
-usage: sudo scripts/check-aarch64.sh --images DIR [options] BUNDLE [BUNDLE...]
+usage: sudo benchmarks/check-aarch64.sh --images DIR [options] BUNDLE [BUNDLE...]
 
-  e.g. sudo scripts/check-aarch64.sh --images ../shared/data/flowers5-eval --limit 200 \
+  e.g. sudo benchmarks/check-aarch64.sh --images ../shared/data/flowers5-eval --limit 200 \
            --out artifacts/aarch64-check artifacts/mnv2/export/{fp32,fp16,dynamic,int8}
 
 Each BUNDLE (a folder with manifest.json, from `flower-edge quantize`) runs on the same
@@ -40,7 +40,7 @@ AARCH64_CACHE) and reused; each runtime has its own venv in it. Host side uses
 `${PYTHON:-python3} -m flower_edge.cli.main` (flower-edge installed) and `pip wheel`.
 Emulated inference is slow (~1.3 s per MobileNetV2@224 fp32 invoke): use a small model.
 Targets can also run as parallel invocations (one --target and --out each; they share
-the roots); `python3 scripts/aarch64_table.py --merge OUT A/table.json B/table.json`
+the roots); `python3 benchmarks/aarch64_table.py --merge OUT A/table.json B/table.json`
 joins their tables.
 Exit status: 0 when every row agrees on every image (ties allowed), 1 when one does
 not or a target failed, 2 on a usage error.
@@ -110,7 +110,7 @@ wheel() { "$PYTHON" -m pip wheel -q --no-deps --disable-pip-version-check -w "$W
 wheel --no-build-isolation || wheel || die "could not build a wheel of this checkout with $PYTHON -m pip: $(tail -1 "$WORK/wheel.log")"
 CHECK=/check.$$  # in each root; one folder per run, so runs can share a root
 WHEEL=$CHECK/wheel/$(basename "$(ls "$WORK"/check/wheel/*.whl)")
-cp "$REPO/scripts/aarch64_mediapipe.py" "$WORK/check/"
+cp "$REPO/benchmarks/aarch64_mediapipe.py" "$WORK/check/"
 mapfile -t ALL < <(find "$IMAGES" -type f \( -iname '*.jpg' -o -iname '*.jpeg' -o -iname '*.png' \) | sort)
 [ ${#ALL[@]} -gt 0 ] || die "no images in $IMAGES"
 n=$(( LIMIT < ${#ALL[@]} ? LIMIT : ${#ALL[@]} ))
@@ -181,7 +181,7 @@ install_runtime() {  # $1 = runtime, $2 = venv: the wheel and the runtime's pack
 table() {
   rm -rf --one-file-system "$OUTDIR.tmp"; mkdir -p "$OUTDIR.tmp"
   cp -r "$WORK/raw" "$OUTDIR.tmp/raw"; cp -r "$WORK/x86" "$OUTDIR.tmp/raw/x86"
-  "$PYTHON" "$REPO/scripts/aarch64_table.py" "$WORK" "$OUTDIR.tmp" --seconds $(( $(date +%s) - START ))
+  "$PYTHON" "$REPO/benchmarks/aarch64_table.py" "$WORK" "$OUTDIR.tmp" --seconds $(( $(date +%s) - START ))
 }
 partial() { table >/dev/null 2>&1 || true; rm -rf --one-file-system "$OUTDIR.partial"; mv "$OUTDIR.tmp" "$OUTDIR.partial"; }
 mkdir -p "$(dirname "$OUTDIR")"

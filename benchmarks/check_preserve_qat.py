@@ -8,7 +8,7 @@ int8 file's top-1 agreement with the pruned float model on validation photos and
 sparsity of its conv/dense kernels. No QAT training: a scheme that already loses the
 float decisions here has nothing for fine-tuning to keep.
 
-    python scripts/check_preserve_qat.py artifacts/mnv2-224-new
+    python benchmarks/check_preserve_qat.py artifacts/mnv2-224-new
 """
 
 from __future__ import annotations

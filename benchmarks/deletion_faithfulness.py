@@ -7,7 +7,7 @@ Grad-CAM, LIME, occlusion and random blobs rank the pixels of the same photos; t
 model actually uses. Prints the Markdown table and the verdict, and says plainly if
 Grad-CAM loses.
 
-    python scripts/deletion_faithfulness.py artifacts/mnv2-224 ../shared/data/flowers5-eval \\
+    python benchmarks/deletion_faithfulness.py artifacts/mnv2-224 ../shared/data/flowers5-eval \\
         --per-class 10 --bundle fp32
 
 Photos are the first --per-class of each class folder (sorted names), never training

@@ -6,7 +6,7 @@ TF-free runtime, exactly as `flower-edge predict` does, on every photo of a
 folder-per-class set, and prints one line per run. Use an evaluation set that no
 training or calibration saw (flowers5-eval):
 
-    python scripts/eval_bundles.py artifacts/mnv2-224 artifacts/mnv2-224-new \
+    python benchmarks/eval_bundles.py artifacts/mnv2-224 artifacts/mnv2-224-new \
         --images ../shared/data/flowers5-eval
 
 `--tta flip` scores with test-time augmentation (as `predict --tta flip`); `--variants

@@ -9,7 +9,7 @@ trials completed every epoch and the final test accuracy against the reference.
 
 Bounded: every job has a timeout, and the whole script stops after --budget seconds.
 
-  python scripts/fault_inject_multiworker.py --trials 5 --epochs 6 --seed 0
+  python benchmarks/fault_inject_multiworker.py --trials 5 --epochs 6 --seed 0
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ trial works on a fresh copy of it, starts the command in a subprocess, kills it 
 point is reached (a file appearing in the new run being built beside the old one, or a
 time), then compares the sha256 of every file of the old run with the original's.
 
-    python scripts/kill_matrix.py [--work DIR] [--times 3,8,15,25,40] [--only quantize]
+    python benchmarks/kill_matrix.py [--work DIR] [--times 3,8,15,25,40] [--only quantize]
 
 Prints one line per trial and a summary: trials, killed, files checked, files changed.
 """

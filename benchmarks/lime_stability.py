@@ -7,7 +7,7 @@ of the top 5 they share (mean over photos) and the share of photos where the two
 are identical. The default of `flower-edge explain --method lime` is the cheapest
 setting whose mean overlap is at least --target.
 
-    python scripts/lime_stability.py artifacts/mnv2-224 ../shared/data/flowers5-eval --per-class 2
+    python benchmarks/lime_stability.py artifacts/mnv2-224 ../shared/data/flowers5-eval --per-class 2
 
 Photos are taken in turn from each class folder (sorted names), so the set is fixed.
 Predictions are cached by image content: LIME's perturbations for N samples are the

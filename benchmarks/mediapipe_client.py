@@ -1,6 +1,6 @@
 """Run a .tflite through MediaPipe, in a venv that has mediapipe (not flower-edge's).
 
-Used by tests/test_mediapipe.py and scripts/bench_mediapipe_agreement.py as a subprocess:
+Used by tests/test_mediapipe.py and benchmarks/bench_mediapipe_agreement.py as a subprocess:
 
     python mediapipe_client.py classify MODEL JOBS.json    # ImageClassifier, no options
     python mediapipe_client.py display MODEL               # MetadataDisplayer (mediapipe 0.10.x)

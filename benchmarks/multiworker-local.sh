@@ -2,8 +2,8 @@
 # Start N flower-edge training workers on this machine (127.0.0.1), one TF_CONFIG each,
 # MultiWorkerMirroredStrategy. Worker 0 is the chief: it alone writes OUT/RUN_NAME.
 #
-#   scripts/multiworker-local.sh N [train flags...]
-#   scripts/multiworker-local.sh 2 --data artifacts/synth --model tiny_cnn --weights none \
+#   benchmarks/multiworker-local.sh N [train flags...]
+#   benchmarks/multiworker-local.sh 2 --data artifacts/synth --model tiny_cnn --weights none \
 #       --image-size 32 --epochs 3 --out artifacts --run-name mw
 #
 # --strategy multiworker is added; --run-name is required (every worker names the same run).

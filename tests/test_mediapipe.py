@@ -4,7 +4,7 @@ flower-edge runs classifiers whose metadata MediaPipe's writer wrote.
 MediaPipe lives in venvs of its own (make test builds them): $FLOWER_EDGE_MEDIAPIPE_PYTHON
 (the latest release, ImageClassifier) and $FLOWER_EDGE_MEDIAPIPE_WRITER_PYTHON (0.10.21,
 whose metadata writer and displayer import). Without them these tests skip; under CI=true
-they fail. scripts/bench_mediapipe_agreement.py measures the same on >= 300 photos.
+they fail. benchmarks/bench_mediapipe_agreement.py measures the same on >= 300 photos.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-CLIENT = Path(__file__).resolve().parents[1] / "scripts" / "mediapipe_client.py"
+CLIENT = Path(__file__).resolve().parents[1] / "benchmarks" / "mediapipe_client.py"
 PHOTOS_PER_CLASS = 8
 
 
@@ -33,7 +33,7 @@ def _python(env: str) -> str:
 
 
 def mediapipe(env: str, *args) -> object:
-    """Run scripts/mediapipe_client.py in the MediaPipe venv; its JSON answer."""
+    """Run benchmarks/mediapipe_client.py in the MediaPipe venv; its JSON answer."""
     proc = subprocess.run([_python(env), str(CLIENT), *map(str, args)], capture_output=True, text=True,
                           timeout=600, env={**os.environ, "PYTHONPATH": ""})
     assert proc.returncode == 0, proc.stderr[-3000:]

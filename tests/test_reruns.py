@@ -1,7 +1,7 @@
 """Reruns are all-or-nothing where the user looks: `pipeline --force` and `quantize` killed
 midway leave the old run byte-identical (.stages/ included); a full disk during training
 is one line; messages name the final path, never a staging folder.
-The full kill matrix (more points, times): scripts/kill_matrix.py."""
+The full kill matrix (more points, times): benchmarks/kill_matrix.py."""
 
 from __future__ import annotations
 

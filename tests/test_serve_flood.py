@@ -17,7 +17,7 @@ import pytest
 
 pytest.importorskip("flask", reason='needs the serve extra: pip install "flower-edge[serve]"')
 
-SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "bench_serve_flood.py"
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_serve_flood.py"
 LIMIT = 100     # --max-connections: the floods below hold up to 7x this
 HOLD_S = 3.0    # probing time per flood
 

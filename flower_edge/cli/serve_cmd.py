@@ -21,7 +21,7 @@ from flower_edge.serve.limits import Limits
                    "Also read from $FLOWER_EDGE_TOKEN, which keeps it out of `ps`.")
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Interpreters shared by requests; each request borrows one, so 1 is a lock "
-                   "(on 2 cores 2 measured no faster: scripts/bench_serve.py).")
+                   "(on 2 cores 2 measured no faster: benchmarks/bench_serve.py).")
 @click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
               help="Threads per interpreter (default: the interpreter's choice).")
 @click.option("--http-threads", default=8, show_default=True, type=click.IntRange(1, 256),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Chosen by scripts/lime_stability.py on real eval photos (docs/explain-lime.md): with
+# Chosen by benchmarks/lime_stability.py on real eval photos (docs/explain-lime.md): with
 # more superpixels two seeds disagree far more, and past 2000 samples their agreement
 # stops improving (top-5 superpixels shared: 0.85-0.86; 0.87 at 4000).
 DEFAULT_SAMPLES = 2000

@@ -138,7 +138,7 @@ def predict(model, x: np.ndarray) -> np.ndarray:
 
 def evaluate(job: dict, model, q_model) -> dict:
     """top-1 of float and quantized, and their agreement, on the eval photos (fidelity check)."""
-    if job.get("eval_npy"):  # photos already through the same transform (scripts/bench_imx500_fidelity.py)
+    if job.get("eval_npy"):  # photos already through the same transform (benchmarks/bench_imx500_fidelity.py)
         images, y = np.load(job["eval_npy"]), np.load(job["eval_labels"])
     else:
         images, y = eval_photos(job)

@@ -19,7 +19,7 @@ correction only move biases; MSE activation ranges only touch activations. tfmot
 Default8BitPrunePreserveQuantizeScheme cannot wrap the flower-edge model at all (it asks
 for a QuantizeConfig of the Rescaling preprocessing layer, which its registry lacks),
 and its default 8-bit registry quantizes depthwise kernels per tensor, which kept fewer
-decisions than flower-edge's per-channel QAT scheme (scripts/check_preserve_qat.py,
+decisions than flower-edge's per-channel QAT scheme (benchmarks/check_preserve_qat.py,
 quantize/README.md).
 """
 

@@ -98,7 +98,7 @@ class LiveSummary:
 def _prepared(predictor, frames: Iterable[Frame | None], ahead: int = 2):
     """Yield (frame, model input, resize ms) with the next frames read and resized on a
     reader thread while this one runs the interpreter: reading a camera or video and
-    Pillow's resize release the GIL, so they overlap inference (scripts/bench_live.py).
+    Pillow's resize release the GIL, so they overlap inference (benchmarks/bench_live.py).
     At most `ahead` frames wait; an error in the reader is raised here."""
     import queue
     import threading

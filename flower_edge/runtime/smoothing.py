@@ -8,7 +8,7 @@ leaf in the wind and the top-1 jumps for a frame or two. Two stages stop that:
 2. Hysteresis on the shown label: it changes only when another class leads the
    shown one by `margin` (smoothed probability) for `hold` frames in a row.
 
-The defaults come from `scripts/bench_smoothing.py` on sequences of real photos
+The defaults come from `benchmarks/bench_smoothing.py` on sequences of real photos
 (runs of one class with distractor frames); see the README's "Live camera".
 """
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 # numpy is imported where it is used: cli/live_cmd.py reads the defaults below at start-up,
 # and every `flower-edge` command (`--help` included) imports that module.
 
-# Chosen by scripts/bench_smoothing.py on real photos (its output is in the README): the
+# Chosen by benchmarks/bench_smoothing.py on real photos (its output is in the README): the
 # fewest false flips among settings that cut them >= 5x and switch within 10 frames (p90).
 DEFAULT_HALF_LIFE = 3.0
 DEFAULT_MARGIN = 0.1

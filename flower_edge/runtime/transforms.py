@@ -17,7 +17,7 @@ from flower_edge.errors import DataError
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif")
 
 # Decode at least DRAFT x the resized size; None decodes every pixel. 2.0, by
-# scripts/bench_draft_agreement.py on 12 MP and 1080p photos: 4x faster than the full
+# benchmarks/bench_draft_agreement.py on 12 MP and 1080p photos: 4x faster than the full
 # decode at 12 MP with the same accuracy (within 0.4 pp); 1.0 (the smallest scale
 # covering the target) is 5x faster but loses ~2 pp of accuracy: its extra blur.
 DRAFT: float | None = 2.0

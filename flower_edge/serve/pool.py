@@ -3,7 +3,7 @@
 A TFLite interpreter must not be invoked from two threads at once, so each request
 borrows a whole Predictor from a queue and gives it back. With `workers=1` this is
 a lock; more workers let requests infer in parallel (each has its own interpreter
-and tensor arena, a few MB for MobileNetV2). `scripts/bench_serve.py` measures both.
+and tensor arena, a few MB for MobileNetV2). `benchmarks/bench_serve.py` measures both.
 """
 
 from __future__ import annotations

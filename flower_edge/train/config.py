@@ -141,7 +141,7 @@ class DistillConfig:
 
     teacher: str = ""  # the teacher's run directory; "" = plain training
     # The teacher alone (no label term) at T 2 gained on both students measured on
-    # flowers5-eval (train/README.md, scripts/bench_distill.py): +3.7 pp for MobileNetV2@96
+    # flowers5-eval (train/README.md, benchmarks/bench_distill.py): +3.7 pp for MobileNetV2@96
     # and +6.0 pp for a 0.35-width one from scratch. T 1 lost the from-scratch student's
     # gain (-0.7 pp); alpha 0.2 halved the pretrained one's (+1.7 pp).
     temperature: float = 2.0

@@ -1,5 +1,5 @@
 """Start N training workers on this machine, one TF_CONFIG each (tests, the fault
-injection script; scripts/multiworker-local.sh is the same for a shell)."""
+injection script; benchmarks/multiworker-local.sh is the same for a shell)."""
 
 from __future__ import annotations
 
