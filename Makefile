@@ -54,7 +54,7 @@ test: $(STAMP) $(TFLRT_STAMP) $(MP_STAMP) $(MPW_STAMP)
 	$(PY) -m pytest -q --durations=20
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check flower_edge tests
+	$(VENV)/bin/ruff check flower_edge tests benchmarks
 
 clean:
 	rm -rf $(VENV) $(TFLRT) $(MP) $(MPW) build *.egg-info
