@@ -50,8 +50,8 @@ def build_bundles(model_name: str, size: int, weights: str, calib: int, out: Pat
     meta = {"architecture": spec.name, "source_run": "bench_int8_vs_fp32", "tf_version": tf().__version__,
             "image_size": size}
     bundles = {}
-    for name, config in (("fp32", QuantizationConfig.fp32()),
-                         ("int8", QuantizationConfig.int8(calib_samples=len(images)))):
+    for name, config in (("fp32", QuantizationConfig("fp32")),
+                         ("int8", QuantizationConfig.of("int8", calib_samples=len(images)))):
         data = convert(model, config, representative_dataset(images) if name == "int8" else None)
         write_bundle(out / name, data, labels, config, meta, check_runtimes=False)
         bundles[name] = out / name

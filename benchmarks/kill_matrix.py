@@ -37,7 +37,7 @@ lr = 0.003
 
 [quantize]
 variants = ["fp32", "dynamic", "int8"]
-calib_samples = 32
+int8 = { calib_samples = 32 }
 val_samples = 32
 
 [benchmark]

@@ -19,12 +19,13 @@ def small_demo(tmp_path_factory):
     from flower_edge.benchmark.config import BenchmarkConfig
     from flower_edge.pipeline.config import DEMO
     from flower_edge.pipeline.demo import run_demo
+    from flower_edge.quantize.options import Int8Options
     from flower_edge.quantize.recipe import QuantizeRecipe
 
     cfg = dataclasses.replace(
         DEMO, model=dataclasses.replace(DEMO.model, name="tiny_cnn", image_size=64),
         train=dataclasses.replace(DEMO.train, head_epochs=2),
-        quantize=QuantizeRecipe(variants=("fp32", "dynamic"), calib_samples=16, val_samples=16),
+        quantize=QuantizeRecipe(variants=("fp32", "dynamic"), int8=Int8Options(calib_samples=16), val_samples=16),
         benchmark=BenchmarkConfig(threads=(1,), runs=2, warmup=1, gradcam_images=2, deletion_images=6,
                                   drift_images=1, misclassified_examples=2, lime_samples=40))
     out = tmp_path_factory.mktemp("demo")

@@ -57,9 +57,9 @@ def converted():
     for rounding in ("nearest", "gptq"):
         report: dict = {}
         # the steps around rounding are off, so the two files differ only in their rounding
-        config = QuantizationConfig.int8(bias_correction=False, mean_correction=False, rounding=rounding)
+        config = QuantizationConfig.of("int8", bias_correction=False, mean_correction=False, rounding=rounding)
         out.append((convert(model, config, representative_dataset(calib), report=report), report))
-    reference = bytes(make_converter(model, QuantizationConfig.fp32()).convert())
+    reference = bytes(make_converter(model, QuantizationConfig("fp32")).convert())
     return reference, out[0][0], out[1][0], out[1][1]
 
 
@@ -137,7 +137,7 @@ def test_gptq_model_loads_in_litert_and_tflite_runtime(converted, tmp_path):
     assert check_litert(path)["loads"] is True
     if not os.environ.get(TFLITE_RUNTIME_ENV):
         pytest.skip(f"set {TFLITE_RUNTIME_ENV} to a python with tflite-runtime==2.14 (make test does)")
-    status = check_tflite_runtime(path, QuantizationConfig.int8(rounding="gptq"))
+    status = check_tflite_runtime(path, QuantizationConfig.of("int8", rounding="gptq"))
     assert status == {"loads": True, "checked": True}, status
 
 
@@ -166,13 +166,14 @@ def test_gptq_codes_minimize_the_output_error_of_correlated_inputs():
 def test_rounding_knob_names_the_variant_and_rejects_unknown_values():
     from flower_edge.errors import UsageError
     from flower_edge.quantize.config import QuantizationConfig
+    from flower_edge.quantize.options import Int8Options
     from flower_edge.quantize.recipe import QuantizeRecipe
 
-    assert QuantizationConfig.int8().rounding == "nearest" and QuantizationConfig.int8().variant == "int8"
-    assert QuantizationConfig.int8(rounding="gptq").variant == "int8-gptq"
-    assert [c.variant for c in QuantizeRecipe(variants=("int8",), rounding="gptq").configs()] == ["int8-gptq"]
+    assert QuantizationConfig("int8").int8.rounding == "nearest" and QuantizationConfig("int8").variant == "int8"
+    assert QuantizationConfig.of("int8", rounding="gptq").variant == "int8-gptq"
+    assert [c.variant for c in QuantizeRecipe(variants=("int8",), int8=Int8Options(rounding="gptq")).configs()] == ["int8-gptq"]
     with pytest.raises(UsageError, match="--rounding"):
-        QuantizationConfig.int8(rounding="adaround")
+        QuantizationConfig.of("int8", rounding="adaround")
 
 
 def test_cli_rejects_an_unknown_rounding_in_one_line(invoke, tmp_path):

@@ -20,19 +20,19 @@ from flower_edge.quantize.recipe import QuantizeRecipe
 
 # --- configs (no TF) -------------------------------------------------------------------------
 def test_variant_names_say_what_the_file_is():
-    assert QuantizationConfig.fp32().variant == "fp32"
-    assert QuantizationConfig.fp16().variant == "fp16"
-    assert QuantizationConfig.dynamic().variant == "dynamic"
-    assert QuantizationConfig.int8().variant == "int8"
-    assert QuantizationConfig.int8(qat=True).variant == "int8-qat"
-    assert QuantizationConfig.int8(keep_float=("auto:3",)).variant == "int8-keep-auto3"
-    assert QuantizationConfig.int8(keep_float=("logits",)).variant == "int8-keep-logits"
-    assert QuantizationConfig.int8(io="float32").variant == "int8-iofloat32"
-    assert QuantizationConfig.int8(output="uint8").variant == "int8-outuint8"
-    assert QuantizationConfig.int8(per_channel=False).variant == "int8-pertensor"
-    assert QuantizationConfig.int8(allow_float_fallback=True).variant == "int8-mixed"
-    assert QuantizationConfig.int8().full_integer
-    assert not QuantizationConfig.int8(allow_float_fallback=True).full_integer
+    assert QuantizationConfig("fp32").variant == "fp32"
+    assert QuantizationConfig("fp16").variant == "fp16"
+    assert QuantizationConfig("dynamic").variant == "dynamic"
+    assert QuantizationConfig("int8").variant == "int8"
+    assert QuantizationConfig.of("int8", qat=True).variant == "int8-qat"
+    assert QuantizationConfig.of("int8", keep_float=("auto:3",)).variant == "int8-keep-auto3"
+    assert QuantizationConfig.of("int8", keep_float=("logits",)).variant == "int8-keep-logits"
+    assert QuantizationConfig.of("int8", io="float32").variant == "int8-iofloat32"
+    assert QuantizationConfig.of("int8", output_type="uint8").variant == "int8-outuint8"
+    assert QuantizationConfig.of("int8", per_channel=False).variant == "int8-pertensor"
+    assert QuantizationConfig.of("int8", allow_float_fallback=True).variant == "int8-mixed"
+    assert QuantizationConfig("int8").full_integer
+    assert not QuantizationConfig.of("int8", allow_float_fallback=True).full_integer
 
 
 @pytest.mark.parametrize("kwargs, fragment", [
@@ -44,14 +44,39 @@ def test_variant_names_say_what_the_file_is():
 ])
 def test_bad_int8_configs_are_one_line_errors(kwargs, fragment):
     with pytest.raises(UsageError, match=fragment):
-        QuantizationConfig.int8(**kwargs)
+        QuantizationConfig.of("int8", **kwargs)
 
 
 def test_recipe_expands_in_order_and_rejects_unknown_variants():
     recipe = QuantizeRecipe(qat_epochs=1, keep_float=("auto:2",))
     assert [c.variant for c in recipe.configs()] == ["fp32", "fp16", "dynamic", "int8", "int8-qat",
                                                      "int8-keep-auto2"]
-    assert QuantizeRecipe().configs()[2].dense_per_tensor  # loads in tflite-runtime 2.14
+    assert QuantizeRecipe().configs()[2].int8.dense_per_tensor  # loads in tflite-runtime 2.14
+    assert QuantizationConfig(kind="dynamic").int8.dense_per_tensor  # a bare one too: one default
+
+
+def test_int8_knobs_are_one_table_in_recipes_and_one_flag_each(tmp_path):
+    """QuantizationConfig and QuantizeRecipe share Int8Options; a recipe's [int8] table and the
+    quantize flags use its field names, and an old spelling is an unknown key."""
+    from dataclasses import fields
+
+    from flower_edge.cli.quantize_cmd import quantize_cmd
+    from flower_edge.config import load_recipe_file
+    from flower_edge.quantize.options import Int8Options
+
+    recipe = tmp_path / "r.toml"
+    recipe.write_text('variants = ["int8", "dynamic"]\n[int8]\noutput_type = "uint8"\ndense_per_tensor = false\n')
+    loaded = load_recipe_file(QuantizeRecipe, recipe)
+    assert [(c.variant, c.int8.dense_per_tensor) for c in loaded.configs()] == \
+        [("dynamic", False), ("int8-outuint8", True)]
+    assert QuantizationConfig(kind="fp32", int8=loaded.int8) == QuantizationConfig("fp32")  # int8-only knobs
+    for old in ('output = "uint8"', "activations16 = true", "dynamic_dense_per_tensor = true"):
+        recipe.write_text(f"[int8]\n{old}\n")
+        with pytest.raises(UsageError, match="unknown recipe key"):
+            load_recipe_file(QuantizeRecipe, recipe)
+    flags = {p.name: p.opts + p.secondary_opts for p in quantize_cmd.params}
+    for f in fields(Int8Options):
+        assert flags[f.name] == f.metadata["flag"].split("/"), f.name
     with pytest.raises(UsageError, match="unknown variant 'int4'"):
         QuantizeRecipe(variants=("int4",))
 

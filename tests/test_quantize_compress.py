@@ -24,13 +24,13 @@ def test_compressed_variant_names_and_bad_values():
         ["fp32-pruned75", "int8-pruned75"]
     assert [c.variant for c in QuantizeRecipe(variants=("fp16", "int8"), cluster=(32,)).configs()] == \
         ["fp16", "int8", "fp16-clustered32", "int8-clustered32"]
-    assert QuantizationConfig(kind="int8", calib_samples=1, prune=0.875, io="float32").variant == \
+    assert QuantizationConfig.of("int8", calib_samples=1, prune=0.875, io="float32").variant == \
         "int8-pruned87.5-iofloat32"
-    for kwargs, fragment in ((dict(prune=1.0), "between 0 and 1"), (dict(clusters=1), "2 to 256"),
-                             (dict(prune=0.5, clusters=8), "either pruned or clustered"),
+    for kwargs, fragment in ((dict(prune=1.0), "between 0 and 1"), (dict(cluster=1), "2 to 256"),
+                             (dict(prune=0.5, cluster=8), "either pruned or clustered"),
                              (dict(prune=0.5, qat=True), "post-training")):
         with pytest.raises(UsageError, match=fragment):
-            QuantizationConfig(kind="int8", calib_samples=1, **kwargs)
+            QuantizationConfig.of("int8", calib_samples=1, **kwargs)
 
 
 def test_bad_prune_flag_is_a_usage_error(invoke, tmp_path):
@@ -120,5 +120,5 @@ def test_stripped_models_have_their_own_graph():
     before = [w.copy() for w in model.get_weights()]
     for stripped in (prune(model, images, 0.5, 1, 1e-3, batch_size=4), cluster(model, images, 4, 1, 1e-3, 4)):
         assert all(len(layer.inbound_nodes) == 1 for layer in stripped.layers[1:])
-        before_conversion(stripped, images, QuantizationConfig.int8(calib_samples=16), {})
+        before_conversion(stripped, images, QuantizationConfig.of("int8", calib_samples=16), {})
     assert all(np.array_equal(a, b) for a, b in zip(before, model.get_weights()))  # original untouched

@@ -131,7 +131,7 @@ def test_tflite_runtime_rejects_per_channel_dynamic(quantized_run, tmp_path):
     from flower_edge.quantize.convert import convert
 
     model = load_keras_model(quantized_run.path / "model.keras")
-    config = QuantizationConfig.dynamic(dense_per_tensor=False)
+    config = QuantizationConfig.of("dynamic", dense_per_tensor=False)
     path = tmp_path / "m.tflite"
     path.write_bytes(convert(model, config))
     status = check_tflite_runtime(path, config)

@@ -50,7 +50,7 @@ def _convert(model, calib, **knobs):
 
     report: dict = {}
     knobs.setdefault("mean_correction", False)  # each test isolates one step unless it asks
-    config = QuantizationConfig.int8(bias_correction=False, **knobs)
+    config = QuantizationConfig.of("int8", bias_correction=False, **knobs)
     return convert(model, config, representative_dataset(calib), report=report), report
 
 
@@ -135,16 +135,17 @@ def test_activation_ranges_clip_rare_outliers_and_leave_the_model_edges_alone():
 def test_refinement_knobs_name_the_variant_and_reject_unknown_values():
     from flower_edge.errors import UsageError
     from flower_edge.quantize.config import QuantizationConfig
+    from flower_edge.quantize.options import Int8Options
     from flower_edge.quantize.recipe import QuantizeRecipe
 
-    assert QuantizationConfig.int8().variant == "int8"
-    assert QuantizationConfig.int8(weight_scales="mse", activation_ranges="minmax").variant == \
+    assert QuantizationConfig("int8").variant == "int8"
+    assert QuantizationConfig.of("int8", weight_scales="mse", activation_ranges="minmax").variant == \
         "int8-wmse-aminmax"
-    assert QuantizationConfig.int8(activations16=True, io="float32").rounding_rule == "max"
-    recipe = QuantizeRecipe(variants=("int8",), weight_scales="mse")
+    assert QuantizationConfig.of("int8", int16x8=True, io="float32").rounding_rule == "max"
+    recipe = QuantizeRecipe(variants=("int8",), int8=Int8Options(weight_scales="mse"))
     assert [c.variant for c in recipe.configs()] == ["int8-wmse"]
     with pytest.raises(UsageError, match="--weight-scales"):
-        QuantizationConfig.int8(weight_scales="percentile")
+        QuantizationConfig.of("int8", weight_scales="percentile")
 
 
 def test_mean_correction_pulls_int8_layer_means_onto_float_and_the_output_closer():
@@ -156,7 +157,7 @@ def test_mean_correction_pulls_int8_layer_means_onto_float_and_the_output_closer
     model = _grid_model()
     calib, fresh = _images(2), _images(3)
     plain, _ = _convert(model, calib, mean_correction=False)
-    reference = bytes(make_converter(model, QuantizationConfig.fp32()).convert())
+    reference = bytes(make_converter(model, QuantizationConfig("fp32")).convert())
     corrected, report = correct_means(plain, reference, calib[:32])
     assert report["layers"] == 4 and report["max_mean_shift"] > 0
 
@@ -175,4 +176,4 @@ def test_mean_correction_pulls_int8_layer_means_onto_float_and_the_output_closer
     # the default conversion applies it and says so; the knob names the variant
     _, default_report = _convert(model, calib, mean_correction=True)
     assert default_report["mean_correction"]["layers"] == 4
-    assert QuantizationConfig.int8(mean_correction=False).variant == "int8-nomc"
+    assert QuantizationConfig.of("int8", mean_correction=False).variant == "int8-nomc"

@@ -152,7 +152,7 @@ CASES = [
          lambda e: ["pipeline", "--data", e.data, "--out", e.tmp, "--variants", "fp32,int4"], 2, "int4"),
     Case("pipeline: wrong type in [quantize]",
          lambda e: ["pipeline", "--data", e.data, "--out", e.tmp, "--config",
-                    _recipe(e, "[quantize]\ncalib_samples = 1.5\n")], 2, "quantize.calib_samples"),
+                    _recipe(e, "[quantize.int8]\ncalib_samples = 1.5\n")], 2, "quantize.int8.calib_samples"),
 ]
 
 

@@ -33,7 +33,7 @@ lr = 0.003
 
 [quantize]
 variants = ["fp32", "dynamic"]
-calib_samples = 16
+int8 = { calib_samples = 16 }
 val_samples = 16
 
 [benchmark]

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from flower_edge.benchmark.config import BenchmarkConfig
 from flower_edge.config import from_mapping, load_toml, to_dict
+from flower_edge.quantize.options import Int8Options
 from flower_edge.quantize.recipe import QuantizeRecipe
 from flower_edge.train.config import DataConfig, ModelConfig, RunConfig, TrainConfig
 
@@ -39,8 +40,7 @@ DEMO = PipelineConfig(
     model=ModelConfig(name="baseline_cnn", image_size=96, weights="none", dropout=0.2),
     train=TrainConfig(head_epochs=12, finetune_epochs=0, lr=2e-3, schedule="cosine",
                       label_smoothing=0.05, augment=True),
-    quantize=QuantizeRecipe(variants=("fp32", "fp16", "dynamic", "int8"), calib_samples=200,
-                            val_samples=100),
+    quantize=QuantizeRecipe(int8=Int8Options(calib_samples=200), val_samples=100),  # every variant
     # LIME with few samples and no occlusion in the deletion test keep the demo in its
     # minutes; a real benchmark scores both with the measured LIME default (2000 samples).
     benchmark=BenchmarkConfig(split="test", threads=(1, 2), runs=20, warmup=3, gradcam_images=6,

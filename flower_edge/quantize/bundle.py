@@ -79,7 +79,7 @@ def check_tflite_runtime(model_path: Path, config: QuantizationConfig) -> dict:
     """Load in tflite-runtime 2.14 through $FLOWER_EDGE_TFLITE_RUNTIME_PYTHON, else the known rule."""
     python = os.environ.get(TFLITE_RUNTIME_ENV)
     if not python:
-        rejected = config.kind == "dynamic" and not config.dense_per_tensor
+        rejected = config.kind == "dynamic" and not config.int8.dense_per_tensor
         return {"loads": not rejected, "checked": False,
                 "note": ("expected to fail: per-channel dynamic FULLY_CONNECTED is op version 12"
                          if rejected else "expected to load (known rule); set "
@@ -137,11 +137,12 @@ def write_bundle(dest: Path, model_bytes: bytes, labels: list[str], config: Quan
 def quantization_details(config: QuantizationConfig) -> dict:
     out = {"kind": config.kind, "full_integer": config.full_integer}
     if config.kind == "int8":
-        out.update(io=config.io, output=config.output, calib_samples=config.calib_samples,
-                   per_channel=config.per_channel, allow_float_fallback=config.allow_float_fallback,
-                   keep_float=list(config.keep_float), qat=config.qat, rounding=config.rounding)
+        o = config.int8
+        out.update(io=o.io, output_type=o.output_type, calib_samples=o.calib_samples,
+                   per_channel=o.per_channel, allow_float_fallback=o.allow_float_fallback,
+                   keep_float=list(config.keep_float), qat=config.qat, rounding=o.rounding)
     if config.kind == "dynamic":
-        out["dense_per_tensor"] = config.dense_per_tensor
+        out["dense_per_tensor"] = config.int8.dense_per_tensor
     return out
 
 

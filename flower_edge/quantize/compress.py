@@ -170,7 +170,7 @@ class CompressedModels:
         """(stripped tf_keras model, SavedModel path) for a config with `prune` or `clusters`."""
         from flower_edge.quantize.convert import saved_model
 
-        key = (config.prune, config.clusters)
+        key = (config.prune, config.cluster)
         if key not in self._cache:
             if self._images is None:
                 self._images = self._images_fn()
@@ -178,7 +178,7 @@ class CompressedModels:
             if config.prune:
                 model = prune(self._model, images, config.prune, r.prune_epochs, r.prune_learning_rate)
             else:
-                model = cluster(self._model, images, config.clusters, r.cluster_epochs,
+                model = cluster(self._model, images, config.cluster, r.cluster_epochs,
                                 r.cluster_learning_rate)
             self._cache[key] = (model, self._stack.enter_context(saved_model(model, self._log)))
         return self._cache[key]

@@ -79,14 +79,14 @@ def _refined_int8(converter, config: QuantizationConfig, representative, report:
 
     images = [batch[0] for batch in representative()]
     return int8.convert_steps(converter, config, images, report,
-                              lambda: bytes(make_converter(reference, QuantizationConfig.fp32()).convert()))
+                              lambda: bytes(make_converter(reference, QuantizationConfig("fp32")).convert()))
 
 
 def conversion_error(config: QuantizationConfig, exc: Exception, log_path: Path | None) -> FlowerEdgeError:
     text = " ".join(str(exc).split())
     where = f"; details in {log_path}" if log_path else ""
     ops = sorted(set(re.findall(r"'tfl\.([a-z_0-9]+)'", text) + re.findall(r"op '?([A-Z_0-9]{3,})'?", text)))
-    if config.kind == "int8" and ops and not config.allow_float_fallback:
+    if config.kind == "int8" and ops and not config.int8.allow_float_fallback:
         return FlowerEdgeError(f"{config.variant}: cannot quantize op {', '.join(ops)} to int8; pass "
                                f"--allow-float-fallback to keep it in float (the file is then named "
                                f"'{config.variant}-mixed'){where}")

@@ -38,8 +38,9 @@ def run_debugger(model, config: QuantizationConfig, representative, debug_images
     from flower_edge.tfcompat import tf
 
     # The debugger quantizes with float I/O itself; float fallback lets denylisted layers stay float.
-    probe = QuantizationConfig.int8(io="float32", output="float32", calib_samples=config.calib_samples,
-                                    allow_float_fallback=True, per_channel=config.per_channel)
+    probe = QuantizationConfig.of("int8", io="float32", output_type="float32",
+                                  calib_samples=config.int8.calib_samples, allow_float_fallback=True,
+                                  per_channel=config.int8.per_channel)
     converter = make_converter(model, probe, representative)
     try:
         with quiet(log_path):
@@ -112,10 +113,11 @@ def selective_model(debugger, config: QuantizationConfig, nodes: list[str], log_
 
     with quiet(log_path):
         model = lite_convert.mlir_quantize(debugger.calibrated_model,
-                                           disable_per_channel=not config.per_channel,
+                                           disable_per_channel=not config.int8.per_channel,
                                            denylisted_nodes=list(nodes))
         try:
-            return bytes(modify_model_io_type(model, getattr(tf(), config.io), getattr(tf(), config.output)))
+            return bytes(modify_model_io_type(model, getattr(tf(), config.int8.io),
+                                                 getattr(tf(), config.int8.output_type)))
         except (ValueError, RuntimeError):
             # the first/last layer itself stays float: its I/O cannot be integer
             return bytes(model)

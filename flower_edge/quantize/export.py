@@ -139,7 +139,7 @@ def _export(run: RunDir, recipe: QuantizeRecipe, calib_data, carried: list[dict]
             row = make_row(config.variant, dest, manifest, reference, val_images, fp32_bytes)
             rows.append(replace(row, path=str(public_path(dest))))  # where it will be, not staged
         if debug_report is None and recipe.debug:
-            debug_report = _debug(ctx, recipe.int8())[2]
+            debug_report = _debug(ctx, recipe.variant("int8"))[2]
     # a pruned/clustered model is meant to differ from the original: the int8 advice is not for it
     plain = [r for r, c in zip(rows, recipe.configs()) if not c.compressed]
     warnings = agreement_warnings(plain, recipe.agreement_threshold, _label_smoothing(ctx.run))
@@ -160,7 +160,7 @@ def _prepare(run: RunDir, recipe: QuantizeRecipe, calib_data) -> _Context:
     calib = calib_labels = None
     needs_calib = recipe.debug or any(c.needs_calibration for c in recipe.configs())
     if needs_calib:
-        paths, ys = cal.stratified(splits.train, recipe.calib_samples, seed=splits.seed)
+        paths, ys = cal.stratified(splits.train, recipe.int8.calib_samples, seed=splits.seed)
         calib, calib_labels = eval_images(paths, size, "calibration images"), np.asarray(ys)
     log = run.export / "convert.log"
     atomic_write_text(log, "flower-edge quantize: converter output\n")
@@ -220,7 +220,7 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
         model = fine_tune(ctx.model, images, np.asarray(train_labels), ctx.recipe.qat_epochs,
                           ctx.recipe.qat_learning_rate)
         extra = {"qat_epochs": ctx.recipe.qat_epochs, "qat_learning_rate": ctx.recipe.qat_learning_rate}
-    elif config.kind == "int8" and config.bias_correction:
+    elif config.kind == "int8" and config.int8.bias_correction:
         from flower_edge.quantize.int8 import before_conversion
 
         model = before_conversion(keras_model, ctx.calib, config, extra)
@@ -229,7 +229,7 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
     if config.compressed:
         from flower_edge.quantize.weight_stats import kernel_stats, summary
 
-        extra["compression"] = {"prune": config.prune, "clusters": config.clusters,
+        extra["compression"] = {"prune": config.prune, "cluster": config.cluster,
                                 **summary(kernel_stats(model_bytes))}
     return model_bytes, extra, None
 

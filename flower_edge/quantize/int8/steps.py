@@ -33,9 +33,9 @@ def correct_bias(job: Int8Job) -> None:
     """Float copy whose biases pre-compensate the mean shift of int8 weight rounding."""
     from flower_edge.quantize.int8.bias_correction import correct_weight_bias
 
-    if not job.config.bias_correction:
+    if not job.config.int8.bias_correction:
         return
-    job.model, report = correct_weight_bias(job.model, np.asarray(job.images), per_channel=job.config.per_channel,
+    job.model, report = correct_weight_bias(job.model, np.asarray(job.images), per_channel=job.config.int8.per_channel,
                                             weight_scales=job.config.rounding_rule)
     job.report["bias_correction"] = report.to_dict()
 
@@ -51,7 +51,7 @@ def tune_ranges(job: Int8Job) -> None:
     """MSE activation ranges instead of min/max (default)."""
     from flower_edge.quantize.int8.refine import tune_activation_ranges
 
-    if job.config.activation_ranges == "mse":
+    if job.config.int8.activation_ranges == "mse":
         job.calibrated, job.report["activation_ranges"] = tune_activation_ranges(job.calibrated, job.images)
 
 
@@ -66,7 +66,7 @@ def refit_scales(job: Int8Job) -> None:
     """MSE weight scales written into the flatbuffer (opt-in, --weight-scales mse)."""
     from flower_edge.quantize.int8.refine import refit_weight_scales
 
-    if job.config.weight_scales == "mse":
+    if job.config.int8.weight_scales == "mse":
         job.quantized, job.report["weight_scales"] = refit_weight_scales(job.quantized, job.calibrated)
 
 
@@ -74,7 +74,7 @@ def learn_rounding(job: Int8Job) -> None:
     """GPTQ weight rounding, layer by layer, on the grid the steps before chose (opt-in, --rounding gptq)."""
     from flower_edge.quantize.int8 import learned_rounding
 
-    if job.config.rounding != "gptq":
+    if job.config.int8.rounding != "gptq":
         return
     step = max(1, len(job.images) // learned_rounding.DEFAULT_IMAGES)
     job.quantized, job.report["learned_rounding"] = learned_rounding.learn_rounding(
@@ -85,7 +85,7 @@ def correct_means(job: Int8Job) -> None:
     """Each layer's per-channel output mean matched to float's, layer by layer (default)."""
     from flower_edge.quantize.int8 import mean_correction
 
-    if not job.config.mean_correction:
+    if not job.config.int8.mean_correction:
         return
     step = max(1, len(job.images) // mean_correction.DEFAULT_IMAGES)
     job.quantized, job.report["mean_correction"] = mean_correction.correct_means(
