@@ -67,10 +67,9 @@ def _layer_outputs(model_bytes: bytes, images: np.ndarray) -> list[np.ndarray]:
     """Dequantized output of every conv/depthwise/dense op, in execution order, over `images`."""
     from ai_edge_litert.interpreter import Interpreter
 
-    from flower_edge.quantize.int8.mean_correction import _biased_ops
-    from flower_edge.quantize.int8.refine import _model
+    from flower_edge.quantize.int8.flatbuffer import biased_ops, read_model
 
-    names = [name for _, name in _biased_ops(_model(model_bytes))]
+    names = [name for _, name in biased_ops(read_model(model_bytes))]
     it = Interpreter(model_content=model_bytes, experimental_preserve_all_tensors=True)
     it.allocate_tensors()
     inp = it.get_input_details()[0]
@@ -89,9 +88,9 @@ def _layer_outputs(model_bytes: bytes, images: np.ndarray) -> list[np.ndarray]:
 
 def _weights(model_bytes: bytes) -> list[tuple[np.ndarray, np.ndarray]]:
     """(int8 codes, scales) of every conv/depthwise/dense weight tensor."""
-    from flower_edge.quantize.int8.refine import _model, weight_ops
+    from flower_edge.quantize.int8.flatbuffer import read_model, weight_ops
 
-    model = _model(model_bytes)
+    model = read_model(model_bytes)
     sg = model.subgraphs[0]
     out = []
     for op in weight_ops(model):

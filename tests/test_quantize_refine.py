@@ -151,8 +151,8 @@ def test_refinement_knobs_name_the_variant_and_reject_unknown_values():
 def test_mean_correction_pulls_int8_layer_means_onto_float_and_the_output_closer():
     from flower_edge.quantize.config import QuantizationConfig
     from flower_edge.quantize.convert import make_converter
-    from flower_edge.quantize.int8.mean_correction import _biased_ops, channel_means, correct_means
-    from flower_edge.quantize.int8.refine import _model
+    from flower_edge.quantize.int8.flatbuffer import biased_ops, read_model
+    from flower_edge.quantize.int8.mean_correction import channel_means, correct_means
 
     model = _grid_model()
     calib, fresh = _images(2), _images(3)
@@ -162,8 +162,8 @@ def test_mean_correction_pulls_int8_layer_means_onto_float_and_the_output_closer
     assert report["layers"] == 4 and report["max_mean_shift"] > 0
 
     def worst_shift(int8_bytes):
-        names = [n for _, n in _biased_ops(_model(int8_bytes))]
-        ref_names = [n for _, n in _biased_ops(_model(reference))]
+        names = [n for _, n in biased_ops(read_model(int8_bytes))]
+        ref_names = [n for _, n in biased_ops(read_model(reference))]
         got = channel_means(int8_bytes, fresh.astype(np.float32), names)
         want = channel_means(reference, fresh.astype(np.float32), ref_names)
         return max(float(np.abs(got[a] - want[b]).max()) for a, b in zip(names, ref_names))

@@ -13,7 +13,8 @@ not int16x8, QAT or keep-float, which the converter does alone):
                        layer, on the grid already chosen (opt-in; --rounding gptq).
   7. `correct_means` - mean_correction.py: per-channel output means matched to float, layer
                        by layer, in the int8 file (default; --no-mean-correction).
-`rounding.py` is the numpy int8 arithmetic they share. Why each step, with measurements:
+`rounding.py` is the numpy int8 arithmetic they share, `flatbuffer.py` the .tflite reading and
+writing. Why each step, with measurements:
 docs/int8-fidelity.md.
 """
 

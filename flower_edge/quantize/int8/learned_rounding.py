@@ -21,12 +21,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from flower_edge.quantize.int8.refine import (
-    _INT8,
-    _float_weights,
-    _model,
-    _shared_buffers,
-    _to_bytes,
+from flower_edge.quantize.int8.flatbuffer import (
+    INT8,
+    float_weights,
+    read_model,
+    shared_buffers,
+    to_bytes,
     weight_ops,
 )
 from flower_edge.quantize.int8.rounding import channel_rows, from_rows
@@ -158,14 +158,14 @@ def learn_rounding(quantized: bytes, calibrated: bytes, images, seed: int = 0) -
     targets, matched by tensor name as in `refit_weight_scales`. `images`: calibration
     pixels (0..255). The report's output errors are on those images' layer inputs.
     """
-    model, floats = _model(quantized), _float_weights(_model(calibrated))
+    model, floats = read_model(quantized), float_weights(read_model(calibrated))
     sg = model.subgraphs[0]
-    shared, rng = _shared_buffers(sg), np.random.default_rng(seed)
+    shared, rng = shared_buffers(sg), np.random.default_rng(seed)
     current, before, after, layers, kept = quantized, 0.0, 0.0, 0, []
     for op in weight_ops(model):
         wt = sg.tensors[op.inputs[1]]
         w = floats.get(wt.name)
-        if wt.type != _INT8 or w is None or wt.buffer in shared or tuple(w.shape) != tuple(wt.shape):
+        if wt.type != INT8 or w is None or wt.buffer in shared or tuple(w.shape) != tuple(wt.shape):
             continue
         code = max(model.operatorCodes[op.opcodeIndex].builtinCode,
                    model.operatorCodes[op.opcodeIndex].deprecatedBuiltinCode)
@@ -186,7 +186,7 @@ def learn_rounding(quantized: bytes, calibrated: bytes, images, seed: int = 0) -
         before, after, layers = before + err_old, after + err_new, layers + 1
         model.buffers[wt.buffer].data = from_rows(new, layout).astype(np.int8).ravel().view(np.uint8)
         _shift_bias(model, sg, op, scales * ((old - new) * mean).sum(axis=1), shared)
-        current = _to_bytes(model)
+        current = to_bytes(model)
     report = {"method": "gptq", "layers": layers, "images": len(images), "kept_nearest": kept,
               "output_sq_error_before": before, "output_sq_error_after": after}
     return current, report

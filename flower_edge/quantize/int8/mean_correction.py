@@ -16,16 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from flower_edge.quantize.int8.refine import _model, _to_bytes, weight_ops
+from flower_edge.quantize.int8.flatbuffer import biased_ops, read_model, to_bytes
 
 DEFAULT_IMAGES = 64
-
-
-def _biased_ops(model) -> list:
-    """(op, output tensor name) of every conv/depthwise/dense op with a bias, in execution order."""
-    sg = model.subgraphs[0]
-    return [(op, sg.tensors[op.outputs[0]].name.decode()) for op in weight_ops(model)
-            if len(op.inputs) > 2 and op.inputs[2] >= 0]
 
 
 def channel_means(model_bytes: bytes, images, names: list[str]) -> dict:
@@ -60,9 +53,9 @@ def correct_means(quantized: bytes, reference: bytes, images) -> tuple[bytes, di
     op order); `images`: calibration pixels (0..255), as the float model takes them.
     """
     images = [np.asarray(i, np.float32) for i in images]
-    ref_ops = _biased_ops(_model(reference))
-    model = _model(quantized)
-    ops = _biased_ops(model)
+    ref_ops = biased_ops(read_model(reference))
+    model = read_model(quantized)
+    ops = biased_ops(model)
     if len(ops) != len(ref_ops):  # a different graph: nothing safe to match
         return quantized, {"layers": 0, "skipped": "float and int8 graphs differ"}
     targets = channel_means(reference, images, [name for _, name in ref_ops])
@@ -76,6 +69,6 @@ def correct_means(quantized: bytes, reference: bytes, images) -> tuple[bytes, di
         codes = np.frombuffer(bytes(model.buffers[bias.buffer].data), np.int32).astype(np.float64)
         codes = np.clip(codes - np.round(shift / scale), -2**31, 2**31 - 1)
         model.buffers[bias.buffer].data = codes.astype(np.int32).view(np.uint8)
-        current = _to_bytes(model)
+        current = to_bytes(model)
         largest, layers = max(largest, float(np.abs(shift).max())), layers + 1
     return current, {"layers": layers, "images": len(images), "max_mean_shift": round(largest, 6)}

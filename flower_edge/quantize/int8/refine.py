@@ -24,11 +24,17 @@ import itertools
 
 import numpy as np
 
+from flower_edge.quantize.int8.flatbuffer import (
+    INT8,
+    INT32,
+    float_weights,
+    read_model,
+    shared_buffers,
+    to_bytes,
+    weight_ops,
+)
 from flower_edge.quantize.int8.rounding import channel_rows, fake_quant, from_rows, quantize_rows
 
-# TFLite builtin op codes whose input 1 is a weight tensor quantized per output channel.
-WEIGHT_OPS = {3: "CONV_2D", 4: "DEPTHWISE_CONV_2D", 9: "FULLY_CONNECTED"}
-_FLOAT32, _INT32, _INT8 = 0, 2, 9
 _BINS = 2048
 
 
@@ -50,45 +56,6 @@ def quantize_calibrated(calibrated: bytes, converter) -> bytes:
             converter._experimental_disable_per_channel_quantization_for_dense_layers)))  # noqa: SLF001
 
 
-def _model(data: bytes):
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
-
-
-def _to_bytes(model) -> bytes:
-    from tensorflow.lite.tools import flatbuffer_utils
-
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
-
-
-def weight_ops(model) -> list:
-    """The conv/depthwise/dense ops of a flatbuffer model object (first subgraph), in execution order."""
-    found = []
-    for op in model.subgraphs[0].operators:
-        code = model.operatorCodes[op.opcodeIndex]
-        if max(code.builtinCode, code.deprecatedBuiltinCode) in WEIGHT_OPS and len(op.inputs) >= 2:
-            found.append(op)
-    return found
-
-
-def _shared_buffers(subgraph) -> set[int]:
-    seen, shared = set(), set()
-    for tensor in subgraph.tensors:
-        (shared if tensor.buffer in seen else seen).add(tensor.buffer)
-    return shared
-
-
-def _float_weights(calibrated) -> dict:
-    sg = calibrated.subgraphs[0]
-    found = {}
-    for t in sg.tensors:
-        data = calibrated.buffers[t.buffer].data if t.buffer else None
-        if t.type == _FLOAT32 and data is not None and len(data):
-            found[t.name] = np.frombuffer(bytes(data), np.float32).reshape(t.shape)
-    return found
-
-
 def refit_weight_scales(quantized: bytes, calibrated: bytes) -> tuple[bytes, dict]:
     """Re-round every int8 conv/depthwise/dense weight with MSE-optimal scales.
 
@@ -96,15 +63,15 @@ def refit_weight_scales(quantized: bytes, calibrated: bytes) -> tuple[bytes, dic
     matched by tensor name. Each layer's int32 bias is requantized to the new
     input_scale * weight_scale, which int8 kernels require.
     """
-    model, floats = _model(quantized), _float_weights(_model(calibrated))
+    model, floats = read_model(quantized), float_weights(read_model(calibrated))
     sg = model.subgraphs[0]
-    shared = _shared_buffers(sg)
+    shared = shared_buffers(sg)
     before = after = 0.0
     layers = 0
     for op in weight_ops(model):
         wt = sg.tensors[op.inputs[1]]
         w = floats.get(wt.name)
-        if wt.type != _INT8 or w is None or wt.buffer in shared or tuple(w.shape) != tuple(wt.shape):
+        if wt.type != INT8 or w is None or wt.buffer in shared or tuple(w.shape) != tuple(wt.shape):
             continue
         q_old = wt.quantization
         axis = q_old.quantizedDimension if len(q_old.scale) > 1 else None
@@ -119,14 +86,14 @@ def refit_weight_scales(quantized: bytes, calibrated: bytes) -> tuple[bytes, dic
         _requantize_bias(model, sg, op, q_old.scale, shared)
         layers += 1
     report = {"layers": layers, "weight_sq_error_before": before, "weight_sq_error_after": after}
-    return _to_bytes(model), report
+    return to_bytes(model), report
 
 
 def _requantize_bias(model, sg, op, weight_scales: np.ndarray, shared: set[int]) -> None:
     if len(op.inputs) < 3 or op.inputs[2] < 0:
         return
     bt = sg.tensors[op.inputs[2]]
-    if bt.type != _INT32 or bt.buffer in shared or bt.quantization is None:
+    if bt.type != INT32 or bt.buffer in shared or bt.quantization is None:
         return
     input_scale = float(sg.tensors[op.inputs[0]].quantization.scale[0])
     old = np.frombuffer(bytes(model.buffers[bt.buffer].data), np.int32).astype(np.float64)
@@ -145,7 +112,7 @@ def tune_activation_ranges(calibrated: bytes, images, limit: int = 100) -> tuple
     `images`: calibration inputs as the float model takes them. The model's own inputs
     and outputs keep their ranges (uint8 pixels in, probabilities out).
     """
-    model = _model(calibrated)
+    model = read_model(calibrated)
     sg = model.subgraphs[0]
     edges = set(sg.inputs) | set(sg.outputs)
     ranges = {i: (float(t.quantization.min[0]), float(t.quantization.max[0]))
@@ -161,7 +128,7 @@ def tune_activation_ranges(calibrated: bytes, images, limit: int = 100) -> tuple
         sg.tensors[i].quantization.max = np.array([new_hi], np.float32)
         shrink.append((new_hi - new_lo) / (max(hi, 0.0) - min(lo, 0.0)))
     report = {"tensors": len(hist), "median_range_kept": float(np.median(shrink)) if shrink else 1.0}
-    return _to_bytes(model), report
+    return to_bytes(model), report
 
 
 def _histograms(calibrated: bytes, images, limit: int, ranges: dict) -> dict:
