@@ -125,7 +125,7 @@ def _fine_tune(model, wrapped, images, epochs, learning_rate, batch_size, seed, 
     `flower-edge distill` does): without it a few hundred photos are memorised within a
     few epochs, and the pruned model only learns to copy the original on those."""
     from flower_edge.data.pipeline import augment_batch
-    from flower_edge.quantize.qat import _ProgressCallback
+    from flower_edge.quantize.qat import epoch_progress
     from flower_edge.quantize.qat_schemes import freeze_batchnorm
     from flower_edge.tfcompat import keras, tf
 
@@ -146,7 +146,7 @@ def _fine_tune(model, wrapped, images, epochs, learning_rate, batch_size, seed, 
     freeze_batchnorm(wrapped)  # pretrained BN keeps its statistics, as in QAT
     wrapped.compile(optimizer=k.optimizers.Adam(learning_rate), loss=k.losses.KLDivergence())
     wrapped.fit(data, epochs=epochs, steps_per_epoch=steps, verbose=0,
-                callbacks=[*callbacks, _ProgressCallback(epochs, label)])
+                callbacks=[*callbacks, epoch_progress(epochs, label)])
 
 
 class CompressedModels:

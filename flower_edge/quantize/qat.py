@@ -58,33 +58,25 @@ def fine_tune(model, images: np.ndarray, labels: np.ndarray, epochs: int, learni
     calibrate_ranges(qat, images[np.random.default_rng(seed).permutation(len(images))[:256]], batch_size)
     qat.compile(optimizer=k.optimizers.Adam(learning_rate), loss=loss)
     qat.fit(x, targets, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=0,
-            callbacks=[_ProgressCallback(epochs)])
+            callbacks=[epoch_progress(epochs)])
     return qat
 
 
-def _progress_callback_base():
+def epoch_progress(epochs: int, label: str = "QAT fine-tune (epochs)"):
+    """A tf_keras callback with one progress-bar step per epoch, on stderr (QAT and
+    compress.py's fine-tuning); built on call, which keeps TF out of import time."""
+    from flower_edge.progress import bar
     from flower_edge.tfcompat import keras
 
-    return keras().callbacks.Callback
+    class _Cb(keras().callbacks.Callback):
+        def on_train_begin(self, logs=None):
+            self._bar = bar(epochs, label)
+            self._bar.__enter__()
 
+        def on_epoch_end(self, epoch, logs=None):
+            self._bar.update(1)
 
-class _ProgressCallback:
-    """Builds a tf_keras callback lazily (keeps TF out of import time)."""
+        def on_train_end(self, logs=None):
+            self._bar.__exit__(None, None, None)
 
-    def __new__(cls, epochs: int, label: str = "QAT fine-tune (epochs)"):
-        from flower_edge.progress import bar
-
-        base = _progress_callback_base()
-
-        class _Cb(base):
-            def on_train_begin(self, logs=None):
-                self._bar = bar(epochs, label)
-                self._bar.__enter__()
-
-            def on_epoch_end(self, epoch, logs=None):
-                self._bar.update(1)
-
-            def on_train_end(self, logs=None):
-                self._bar.__exit__(None, None, None)
-
-        return _Cb()
+    return _Cb()

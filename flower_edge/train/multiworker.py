@@ -59,7 +59,7 @@ def start_worker(cfg: RunConfig, out: str | None, run_name: str | None, force: b
           f"{final.path}", file=sys.stderr, flush=True)
     if me.is_chief:
         if restart:
-            run = trainer._train_and_finish(cfg, final, DataSplits.load(final.split), final.path / BACKUP)
+            run = trainer.train_and_finish(cfg, final, DataSplits.load(final.split), final.path / BACKUP)
         else:
             run = _new_chief_run(cfg, out, run_name, final)
         with contextlib.suppress(OSError):  # Keras emptied it after the last fit; rmdir
@@ -78,7 +78,7 @@ def _new_chief_run(cfg, out, run_name, final: RunDir) -> RunDir:
     try:
         splits = trainer.load_splits(cfg)
         trainer.write_inputs(cfg, run, splits)
-        trainer._train_and_finish(cfg, run, splits, final.path / BACKUP)
+        trainer.train_and_finish(cfg, run, splits, final.path / BACKUP)
     except BaseException:
         target.abandon(keep=trainer.resumable(run))  # kept: a restart continues it
         raise
@@ -104,7 +104,7 @@ def _other_worker(cfg: RunConfig, final: RunDir, restart: bool, me: Role) -> Run
         else:
             splits = trainer.load_splits(cfg)
             trainer.write_inputs(cfg, run, splits)
-        trainer._train_and_finish(cfg, run, splits, _backup_view(private, final))
+        trainer.train_and_finish(cfg, run, splits, _backup_view(private, final))
         _report_digest(me, run)
     finally:
         shutil.rmtree(private, ignore_errors=True)  # made above by mkdtemp, holds only ours

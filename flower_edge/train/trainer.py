@@ -38,10 +38,10 @@ def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = Non
         if cfg.train.refit != "off":
             from flower_edge.train import refit
 
-            refit.start(cfg, run, splits, (write_inputs, _train_and_finish))
+            refit.start(cfg, run, splits, (write_inputs, train_and_finish))
         else:
             write_inputs(cfg, run, splits)
-            _train_and_finish(cfg, run, splits)
+            train_and_finish(cfg, run, splits)
         return RunDir(target.commit())
     except BaseException:
         # A new run that finished an epoch is kept for --resume; a replacement is dropped
@@ -56,7 +56,7 @@ def derive_refit(first_run: str, mode: str, out: str | None = None, run_name: st
     pass: what `train --refit MODE` gives (train/refit.py)."""
     from flower_edge.train import refit
 
-    return refit.derive(first_run, mode, out, run_name, force, (write_inputs, _train_and_finish))
+    return refit.derive(first_run, mode, out, run_name, force, (write_inputs, train_and_finish))
 
 
 def distill_run(cfg: RunConfig, out: str | None = None, run_name: str | None = None,
@@ -104,9 +104,9 @@ def resume_run(path: str) -> RunDir:
     if cfg.train.refit != "off":
         from flower_edge.train import refit
 
-        return refit.resume(cfg, run, (write_inputs, _train_and_finish))
+        return refit.resume(cfg, run, (write_inputs, train_and_finish))
     splits = DataSplits.load(run.split)
-    return _train_and_finish(cfg, run, splits)
+    return train_and_finish(cfg, run, splits)
 
 
 def load_splits(cfg: RunConfig) -> DataSplits:
@@ -125,7 +125,9 @@ def load_splits(cfg: RunConfig) -> DataSplits:
     return splits
 
 
-def _train_and_finish(cfg: RunConfig, run: RunDir, splits: DataSplits, backup=None) -> RunDir:
+def train_and_finish(cfg: RunConfig, run: RunDir, splits: DataSplits, backup=None) -> RunDir:
+    """Train `run` (from its last committed epoch, if any) and write its reports; a finished
+    run is left as it is. `backup`: where a multi-worker job keeps Keras' BackupAndRestore."""
     from flower_edge.train.evaluate import finish_run
     from flower_edge.train.scale import precision_policy
 
