@@ -149,15 +149,15 @@ def test_bundle_latency_runs_without_tensorflow(quantized_run):
 
 
 def test_metrics_on_known_values():
-    from flower_edge.benchmark import metrics
+    from flower_edge import metrics
     from flower_edge.benchmark.misclass import nearest, worst_and_confused
     from flower_edge.benchmark.render import frontier
 
     probs = np.array([[0.7, 0.2, 0.1], [0.1, 0.3, 0.6], [0.5, 0.4, 0.1], [0.2, 0.7, 0.1]])
     labels = np.array([0, 1, 1, 1])
-    assert metrics.topk_accuracy(probs, labels, 1) == 0.5
-    assert metrics.topk_accuracy(probs, labels, 2) == 1.0
-    assert metrics.mean_class_accuracy(probs, labels) == pytest.approx((1.0 + 1 / 3) / 2)
+    assert metrics.top_k_accuracy(labels, probs, 1) == 0.5
+    assert metrics.top_k_accuracy(labels, probs, 2) == 1.0
+    assert metrics.mean_class_accuracy(labels, probs) == pytest.approx((1.0 + 1 / 3) / 2)
     assert metrics.agreement(probs, probs[::-1]) == 0.0
     assert metrics.mean_kl(probs, probs) == pytest.approx(0.0, abs=1e-9)
     assert metrics.mean_kl(probs, probs[:, ::-1]) > 0.1

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from flower_edge.errors import UsageError
+from flower_edge.metrics import classification_metrics
 from flower_edge.train import config as cfgmod
 from flower_edge.train.lr_find import lr_range
-from flower_edge.train.metrics import classification_metrics
 from flower_edge.train.schedules import Plateau, scheduled_lr
 from flower_edge.train.trainer import next_phase
 

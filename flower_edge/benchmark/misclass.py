@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flower_edge.benchmark import metrics
+from flower_edge import metrics
 from flower_edge.benchmark.rows import Misclassification
 
 MAX_TRAIN_IMAGES = 2000  # enough neighbours to be telling, bounded time on a CPU
@@ -16,7 +16,7 @@ MAX_TRAIN_IMAGES = 2000  # enough neighbours to be telling, bounded time on a CP
 
 def worst_and_confused(labels: np.ndarray, pred: np.ndarray, classes: list[str], top: int = 5):
     """([(class, accuracy, support)], [(true, predicted, count)]), worst / most frequent first."""
-    matrix = metrics.confusion(labels, pred, len(classes))
+    matrix = metrics.confusion_matrix(labels, pred, len(classes))
     support = matrix.sum(axis=1)
     present = [c for c in range(len(classes)) if support[c] > 0]
     accuracy = {c: matrix[c, c] / support[c] for c in present}

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flower_edge.benchmark import metrics
+from flower_edge import metrics
 from flower_edge.benchmark.config import BenchmarkConfig
 from flower_edge.benchmark.evaluate import (
     bundle_size,
@@ -153,9 +153,9 @@ def _score(rows: list[BenchmarkRow], probs: dict, labels: np.ndarray) -> None:
         p = probs.get(row.variant)
         if p is None:
             continue
-        row.top1 = metrics.topk_accuracy(p, labels, 1)
-        row.top5 = metrics.topk_accuracy(p, labels, 5)
-        row.mean_class_accuracy = metrics.mean_class_accuracy(p, labels)
+        row.top1 = metrics.top_k_accuracy(labels, p, 1)
+        row.top5 = metrics.top_k_accuracy(labels, p, 5)
+        row.mean_class_accuracy = metrics.mean_class_accuracy(labels, p)
         if reference is not None:
             row.agreement = metrics.agreement(reference, p)
             row.kl_divergence = metrics.mean_kl(reference, p)

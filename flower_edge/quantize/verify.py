@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from flower_edge.io import gzip_size
+from flower_edge.metrics import agreement
 
 MB = 1e6
 
@@ -63,8 +64,7 @@ def dequantize(values: np.ndarray, detail: dict) -> np.ndarray:
 
 def compare(reference: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
     """(top-1 agreement, max abs probability difference)."""
-    agree = float(np.mean(np.argmax(reference, 1) == np.argmax(probs, 1)))
-    return agree, float(np.max(np.abs(reference - probs)))
+    return agreement(reference, probs), float(np.max(np.abs(reference - probs)))
 
 
 def make_row(variant: str, bundle: Path, manifest: dict, reference: np.ndarray, images: np.ndarray,

@@ -10,11 +10,11 @@ import numpy as np
 
 from flower_edge.data.splits import DataSplits
 from flower_edge.io import atomic_write_json
+from flower_edge.metrics import classification_metrics
 from flower_edge.models import get_spec
 from flower_edge.rundir import RunDir
 from flower_edge.train import checkpoint
 from flower_edge.train.config import RunConfig
-from flower_edge.train.metrics import classification_metrics
 
 GRID = 16
 

@@ -11,6 +11,7 @@ import numpy as np
 
 from flower_edge.data.review.photos import Photos, sha256
 from flower_edge.errors import FlowerEdgeError, UsageError
+from flower_edge.metrics import top_k_accuracy
 
 # The kinds of finding a photo can carry, worst-first order in the reports. Declared once:
 # the CLI's --approve choices, the CSV's flags and the reports' sections come from here.
@@ -121,7 +122,7 @@ def find(photos: Photos, features: np.ndarray, embedder: str, seed: int = 0) -> 
     return Review(data=photos.root, embedder=embedder, classes=list(photos.classes),
                   class_counts={c: int(n) for c, n in zip(photos.classes, counts)},
                   imbalanced=bool(issues["is_class_imbalance_issue"].any()),
-                  probe_accuracy=float(np.mean(probs.argmax(axis=1) == labels)),
+                  probe_accuracy=top_k_accuracy(labels, probs),
                   rows=rows, unreadable=list(photos.unreadable), has_split=any(photos.splits))
 
 
