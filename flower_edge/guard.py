@@ -397,13 +397,6 @@ def output_dir(path: str | os.PathLike, kind: str, what: str, replace: bool = Tr
     target.commit()
 
 
-def atomic_dir(path: str | os.PathLike, replace: bool = True, kind: str = "output",
-               what: str = "output folder", *, data: Iterable):
-    """A whole folder written beside `path` and renamed into place on success (a failure
-    leaves `path` as it was): output_dir with defaults for callers that name no kind."""
-    return output_dir(path, kind, what, replace, data=data)
-
-
 def _swap(new: Path, final: Path, kind: str) -> None:
     """Rename `final` aside, `new` into place, then remove the old folder. A kill between
     the two renames is repaired by _sweep on the next run (the old folder comes back)."""

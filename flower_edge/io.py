@@ -1,5 +1,5 @@
 """Atomic file writes: nothing half-written is ever left behind (whole folders:
-`guard.atomic_dir`, which also checks that what it replaces is flower-edge's)."""
+`guard.output_dir`, which also checks that what it replaces is flower-edge's)."""
 
 from __future__ import annotations
 

@@ -9,7 +9,7 @@ import pytest
 
 from flower_edge.config import dumps_toml, from_mapping, load_toml, override, to_dict
 from flower_edge.errors import UsageError
-from flower_edge.guard import atomic_dir
+from flower_edge.guard import output_dir
 from flower_edge.io import atomic_write_text
 
 
@@ -65,10 +65,10 @@ def test_bad_toml_is_one_line(tmp_path):
         load_toml(path)
 
 
-def test_atomic_dir_leaves_nothing_on_failure(tmp_path):
+def test_output_dir_leaves_nothing_on_failure(tmp_path):
     target = tmp_path / "bundle"
     with pytest.raises(RuntimeError):
-        with atomic_dir(target, data=()) as tmp:
+        with output_dir(target, "bundle", "bundle folder", data=()) as tmp:
             (tmp / "a.txt").write_text("half")
             raise RuntimeError("boom")
     assert not target.exists()

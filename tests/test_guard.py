@@ -185,7 +185,7 @@ def test_outputs_get_mkdirs_mode_not_mkdtemps(tmp_path):
     """A staged output ends up as readable as a folder mkdir makes (a Pi service user reads it)."""
     old = os.umask(0o022)
     try:
-        with guard.atomic_dir(tmp_path / "bundle", kind="bundle", data=guard.NO_DATA) as work:
+        with guard.output_dir(tmp_path / "bundle", "bundle", "out", data=guard.NO_DATA) as work:
             (work / "model.tflite").write_bytes(b"x")
         (tmp_path / "plain").mkdir()
     finally:

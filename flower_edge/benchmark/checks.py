@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from flower_edge.benchmark.rows import BenchmarkReport
-from flower_edge.guard import NO_DATA, atomic_dir  # inside RUN/report, checked
+from flower_edge.guard import NO_DATA, output_dir  # inside RUN/report, checked
 from flower_edge.progress import progress
 
 
@@ -67,7 +67,7 @@ def _overlays(loaded, images, data, probs, out: Path, count: int) -> list[str]:
         return []
     cams = gradcam(loaded.model, images[picks], loaded.spec.gradcam_layer)
     names = []
-    with atomic_dir(out, kind="gradcam", what="Grad-CAM folder", data=NO_DATA) as tmp:
+    with output_dir(out, "gradcam", "Grad-CAM folder", data=NO_DATA) as tmp:
         for cam, i in zip(cams, picks):
             truth, pred = data.classes[data.labels[i]], data.classes[int(probs[i].argmax())]
             name = f"{i:02d}_{Path(data.paths[i]).stem}.png"

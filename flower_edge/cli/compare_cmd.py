@@ -43,11 +43,11 @@ def compare_cmd(runs, budget_ms, budget_mb, size_metric, latency_files, threads,
     """
     from flower_edge.benchmark.compare import Budgets, compare_runs
     from flower_edge.benchmark.compare_render import table, write_compare
-    from flower_edge.guard import atomic_dir, run_data
+    from flower_edge.guard import output_dir, run_data
 
     budgets = Budgets(ms=budget_ms, mb=budget_mb, size_metric=size_metric)
     data = [d for run in runs for d in run_data(run)]
-    with atomic_dir(out, kind="compare", what="compare folder", data=data) as folder:  # checked first
+    with output_dir(out, "compare", "compare folder", data=data) as folder:  # checked first
         report = compare_runs(list(runs), budgets, list(latency_files), threads)
         write_compare(folder, report)
     if as_json:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flower_edge.data.archive import safe_extract
 from flower_edge.errors import DataError, UsageError
-from flower_edge.guard import NO_DATA, atomic_dir
+from flower_edge.guard import NO_DATA, output_dir
 
 URL_ENV = "FLOWER_EDGE_FETCH_URL"
 _CHUNK = 1 << 16
@@ -141,7 +141,7 @@ def fetch(dataset: str, dest: str | os.PathLike, base_url: str | None = None,
         _remove_if_empty(cache)  # keep .part files (resume), drop an empty cache dir
         raise
     try:
-        with atomic_dir(dest, replace=False, kind="dataset", what="--dest", data=NO_DATA) as tmp:
+        with output_dir(dest, "dataset", "--out", replace=False, data=NO_DATA) as tmp:
             for path, remote in files:
                 if remote.archive:
                     safe_extract(path, tmp)

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from flower_edge.errors import UsageError
-from flower_edge.guard import NO_DATA, atomic_dir
+from flower_edge.guard import NO_DATA, output_dir
 from flower_edge.io import atomic_write_json
 
 MARKER = "synthetic.json"
@@ -143,7 +143,7 @@ def write_synthetic(dest: str | os.PathLike, classes: int = 5, per_class: int = 
         from flower_edge.progress import progress
 
         jobs = progress(jobs, "drawing flowers", length=len(jobs))
-    with atomic_dir(dest, kind="synthetic", what="synthetic dataset folder", data=NO_DATA) as tmp:
+    with output_dir(dest, "synthetic", "synthetic dataset folder", data=NO_DATA) as tmp:
         for cls in defs:
             (tmp / cls.name).mkdir()
         for label, i in jobs:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from flower_edge.guard import NO_DATA, atomic_dir  # a bundle lies in a checked RUN/export
+from flower_edge.guard import NO_DATA, output_dir  # a bundle lies in a checked RUN/export
 from flower_edge.io import atomic_write_bytes, atomic_write_json, sha256_file
 from flower_edge.quantize.config import QuantizationConfig
 from flower_edge.quantize.metadata import add_metadata, known_clients
@@ -100,7 +100,7 @@ def check_tflite_runtime(model_path: Path, config: QuantizationConfig) -> dict:
 def write_bundle(dest: Path, model_bytes: bytes, labels: list[str], config: QuantizationConfig,
                  meta: dict, check_runtimes: bool = True) -> dict:
     """Write dest/{model.tflite, labels.txt, manifest.json} atomically; return the manifest."""
-    with atomic_dir(dest, kind="bundle", what="bundle folder", data=NO_DATA) as tmp:
+    with output_dir(dest, "bundle", "bundle folder", data=NO_DATA) as tmp:
         # metadata first: the sha256 and size below are those of the file with it
         model_bytes, metadata = add_metadata(model_bytes, labels, config.variant, meta)
         model_path = atomic_write_bytes(tmp / MODEL_NAME, model_bytes)
