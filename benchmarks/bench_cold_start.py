@@ -20,6 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from common import load_average
+
 BARE = '''import sys, numpy as np
 from PIL import Image
 from ai_edge_litert.interpreter import Interpreter
@@ -59,7 +61,7 @@ def main() -> None:
         cmds = {"bare LiteRT script": [sys.executable, str(script), str(bundle.model_path),
                                        str(bundle.image_size[0]), str(args.image)],
                 "flower-edge predict": [str(Path(sys.executable).with_name("flower-edge")), "predict",
-                                        str(args.image), "--model", str(args.bundle)]}
+                                        str(args.bundle), str(args.image)]}
         # Bytecode as an installed package has it (pip compiles on install), even where
         # PYTHONDONTWRITEBYTECODE is set: cached in a temp folder, never in the tree.
         env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
@@ -70,7 +72,7 @@ def main() -> None:
         for _ in range(args.repeat):
             for name, cmd in cmds.items():
                 results[name].append(run(cmd, env))
-    print(f"load: {os.getloadavg()[0]:.2f} (1 min), {args.repeat} runs each, medians")
+    print(f"load average: {load_average()}, {args.repeat} runs each, medians")
     print("| command | wall s | peak RSS MB |\n|---|---|---|")
     med = {}
     for name, rows in results.items():

@@ -14,10 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-CLI = [sys.executable, "-m", "flower_edge.cli.main"]
+from common import cli
 
 
 def scored_on(run: Path, images: Path) -> bool:
@@ -37,7 +36,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--images", type=Path, default=Path("../shared/data/flowers5-eval"))
-    ap.add_argument("--threads", default="1,2")
+    ap.add_argument("--threads", default="1,2", help="comma-separated thread counts to time")
     ap.add_argument("--runs-per-thread", default="100")
     ap.add_argument("--budget-ms", default="2")
     ap.add_argument("--budget-mb", default="1.5")
@@ -48,12 +47,11 @@ def main() -> None:
     for run in args.runs:
         if args.rebench or not scored_on(run, args.images):
             print(f"benchmark {run} ...", flush=True)
-            subprocess.run(CLI + ["benchmark", str(run), "--eval-data", str(args.images), "--no-explain",
-                                  "--threads", args.threads, "--runs", args.runs_per_thread],
-                           check=True, stdout=subprocess.DEVNULL)
-    subprocess.run(CLI + ["compare", *map(str, args.runs), "--budget-ms", args.budget_ms, "--budget-mb",
-                          args.budget_mb, "--threads", args.compare_threads, "--out", str(args.out)],
-                   check=True)
+            threads = [flag for n in args.threads.split(",") for flag in ("--threads", n)]
+            subprocess.run(cli("benchmark", run, "--eval-data", args.images, "--no-explain", *threads,
+                               "--runs", args.runs_per_thread), check=True, stdout=subprocess.DEVNULL)
+    subprocess.run(cli("compare", *args.runs, "--budget-ms", args.budget_ms, "--budget-mb", args.budget_mb,
+                       "--threads", args.compare_threads, "--out", args.out), check=True)
 
 
 if __name__ == "__main__":

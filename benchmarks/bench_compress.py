@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -22,27 +21,16 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import cli, load_average, top1
 
 from flower_edge.io import gzip_size
-from flower_edge.runtime.files import expand_inputs
-from flower_edge.runtime.predictor import Predictor
-
-
-def uptime() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def top1(bundle: Path, paths: list[Path], threads: int) -> np.ndarray:
-    predictor = Predictor(bundle, threads=threads)
-    return np.array([row.top[0][0] if row.ok else "" for row in predictor.predict_iter(paths, top_k=1)])
 
 
 def quantize(src: Path, dest: Path, args) -> float:
     if not (dest / "model.keras").is_file():
         shutil.copytree(src, dest, ignore=shutil.ignore_patterns("export", "checkpoints", "logs", "report"))
     plain = [] if (dest / "export" / "int8" / "manifest.json").is_file() else ["--fp32", "--int8"]
-    cmd = [str(Path(sys.executable).with_name("flower-edge")), "quantize", str(dest), *plain,
-           "--prune", args.prune, "--cluster", args.cluster]
+    cmd = cli("quantize", dest, *plain, "--prune", args.prune, "--cluster", args.cluster)
     if args.config:
         cmd += ["--config", args.config]
     print("$", " ".join(cmd), flush=True)
@@ -51,14 +39,15 @@ def quantize(src: Path, dest: Path, args) -> float:
     return time.time() - start
 
 
-def score(export: Path, paths: list[Path], truth: np.ndarray, threads: int, runs: int) -> list[dict]:
+def score(export: Path, images: Path, threads: int, runs: int) -> tuple[list[dict], int]:
+    """A row per bundle of export/ scored on the labelled folder `images`; and the photo count."""
     from flower_edge.benchmark.bundle import bench_bundle
 
     rows, preds = [], {}
     variants = sorted(p.name for p in export.iterdir() if (p / "manifest.json").is_file())
     for variant in sorted(variants, key=lambda v: (v.split("-", 1)[1:] or [""], v)):
         bundle = export / variant
-        preds[variant] = top1(bundle, paths, threads)
+        preds[variant], truth = top1(bundle, images, threads)
         bench = bench_bundle(bundle, (threads,), runs=runs, warmup=10)
         manifest = json.loads((bundle / "manifest.json").read_text())
         comp = manifest.get("quantization", {}).get("compression", {})
@@ -67,14 +56,14 @@ def score(export: Path, paths: list[Path], truth: np.ndarray, threads: int, runs
                      "gzip_mb": gzip_size(bundle / "model.tflite") / 1e6,
                      "latency_ms": bench.latency[0].median_ms, "sparsity": comp.get("sparsity"),
                      "max_unique_per_channel": comp.get("max_unique_per_channel"),
-                     "sparse_stored_kernels": comp.get("sparse_stored"), "load": uptime()})
+                     "sparse_stored_kernels": comp.get("sparse_stored"), "load": load_average()})
         print(f"  {variant}: top-1 {rows[-1]['top1']:.2%}, {rows[-1]['gzip_mb']:.2f} MB gzip, "
-              f"{rows[-1]['latency_ms']:.2f} ms (load {uptime()})", flush=True)
+              f"{rows[-1]['latency_ms']:.2f} ms (load {load_average()})", flush=True)
     for row in rows:  # each int8 against its own float (int8-pruned75 vs fp32-pruned75)
         own_float = row["variant"].replace("int8", "fp32", 1)
         if row["variant"].startswith("int8") and own_float in preds:
             row["agreement_with_float"] = float(np.mean(preds[row["variant"]] == preds[own_float]))
-    return rows
+    return rows, len(truth)
 
 
 def verdict(rows: list[dict]) -> str:
@@ -127,13 +116,11 @@ def main() -> None:
     ap.add_argument("--report", type=Path, default=Path("artifacts/bench_compress"))
     args = ap.parse_args()
     out = args.out or args.run.parent / f"15-compress-{args.run.name}"
-    load_before = uptime()
+    load_before = load_average()
     took = 0.0 if args.skip_quantize else quantize(args.run, out, args)
-    paths = expand_inputs([args.images])
-    truth = np.array([p.parent.name for p in paths])
-    rows = score(out / "export", paths, truth, args.threads, args.runs)
-    meta = {"command": "python " + " ".join(sys.argv), "photos": len(paths), "threads": args.threads,
-            "runs": args.runs, "load_before": load_before, "load_after": uptime(), "quantize_s": took}
+    rows, photos = score(out / "export", args.images, args.threads, args.runs)
+    meta = {"command": "python " + " ".join(sys.argv), "photos": photos, "threads": args.threads,
+            "runs": args.runs, "load_before": load_before, "load_after": load_average(), "quantize_s": took}
     meta["verdict"] = verdict(rows)
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=2))

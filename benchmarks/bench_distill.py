@@ -21,23 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-import numpy as np
+from common import cli, float_int8
 
-from flower_edge.runtime.files import expand_inputs
 from flower_edge.runtime.latency import measure_latency
-from flower_edge.runtime.predictor import Predictor
-
-CLI = [sys.executable, "-m", "flower_edge.cli.main"]
 
 
 def students(weights: str) -> dict[str, list[str]]:
     """Student name -> the flags both of its runs share."""
     return {
-        "a-mnv2-96": ["--model", "mobilenet_v2", "--image-size", "96", "--weights", weights],
-        "b-mnv2_035-96-scratch": ["--model", "mobilenet_v2_035", "--image-size", "96", "--weights", "none",
+        "a-mnv2-96": ["--backbone", "mobilenet_v2", "--image-size", "96", "--weights", weights],
+        "b-mnv2_035-96-scratch": ["--backbone", "mobilenet_v2_035", "--image-size", "96", "--weights", "none",
                                   "--epochs", "60", "--lr", "0.002"],
     }
 
@@ -54,8 +49,8 @@ def train_and_quantize(name: str, flags: list[str], teacher: str | None, args) -
     log = args.out / f"{name}.log"
     if args.retrain or not (folder / "export" / "int8" / "model.tflite").is_file():
         verb = ["distill", "--teacher", teacher] if teacher else ["train", "--data", str(args.data)]
-        run(CLI + verb + flags + ["--out", str(args.out), "--run-name", name, "--force"], log)
-        run(CLI + ["quantize", str(folder), "--fp32", "--int8"], log)
+        run(cli(*verb, *flags, "--out", folder, "--force"), log)
+        run(cli("quantize", folder, "--fp32", "--int8"), log)
     return {"run": name, "train_s": train_seconds(folder), **score(folder, args)}
 
 
@@ -67,19 +62,9 @@ def train_seconds(folder: Path) -> float:
         return sum(float(row["seconds"]) for row in csv.DictReader(f))
 
 
-def top1(bundle: Path, paths: list[Path]) -> np.ndarray:
-    predictor = Predictor(bundle, threads=2)
-    return np.array([r.top[0][0] if r.ok else "" for r in predictor.predict_iter(paths, top_k=1, workers=1)])
-
-
 def score(folder: Path, args) -> dict:
-    paths = expand_inputs([args.images])
-    truth = np.array([p.parent.name for p in paths])
-    fp32, int8 = (top1(folder / "export" / v, paths) for v in ("fp32", "int8"))
     latency = measure_latency(folder / "export" / "int8", threads=2, runs=args.runs, warmup=10)
-    return {"images": len(paths), "float_top1": float(np.mean(fp32 == truth)),
-            "int8_top1": float(np.mean(int8 == truth)), "agreement": float(np.mean(fp32 == int8)),
-            "int8_ms": latency.median_ms,
+    return {**float_int8(folder, args.images), "int8_ms": latency.median_ms,
             "int8_mb": (folder / "export" / "int8" / "model.tflite").stat().st_size / 1e6}
 
 

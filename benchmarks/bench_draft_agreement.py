@@ -23,9 +23,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from camera_photos import make_camera_photos  # noqa: E402
+from camera_photos import make_camera_photos
 
 DRAFTS = (None, 1.0, 2.0, 4.0)
 RESAVED = "resaved"  # the noise floor: the same photo saved once more as JPEG q90, full decode

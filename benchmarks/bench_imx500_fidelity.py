@@ -25,6 +25,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from common import labelled_images, load_average
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -41,15 +42,6 @@ SETTINGS = {
     "calib-500": {"calib_samples": 500},
     "gptq-5": {"gptq_epochs": 5},
 }
-
-
-def folder_set(folder: Path, classes: list[str], size: int):
-    from flower_edge.runtime.files import expand_inputs
-    from flower_edge.runtime.transforms import load_for_model
-
-    paths = [p for p in expand_inputs([folder]) if p.parent.name in classes]
-    return (np.stack([load_for_model(p, size) for p in paths]),
-            np.array([classes.index(p.parent.name) for p in paths]))
 
 
 def kl(p: np.ndarray, q: np.ndarray) -> float:
@@ -80,7 +72,7 @@ def main() -> None:
     spec, model, arch, _, labels = _prepare(run, Imx500Options(calib_samples=1), None)
     size = arch["image_size"]
     t = time.monotonic()
-    images, y = folder_set(args.eval_images, labels, size)
+    images, y = labelled_images(args.eval_images, labels, size)
     print(f"{len(y)} eval photos at {size} px: {time.monotonic() - t:.0f} s")
     ref = model.predict(images.astype(np.float32), batch_size=32, verbose=0)
     rows = [row("float (TF 2.21)", ref, ref, y, 0.0)]
@@ -108,7 +100,7 @@ def main() -> None:
             rows.append(row(f"MCT {name}", probs, ref, y, seconds.get("quantize", 0.0)))
             rows[-1]["venv_float_top1"] = result["fidelity"]["float_top1"]
             print(json.dumps(rows[-1]), flush=True)
-    print(f"\n{spec.name} @{size}, {len(y)} photos ({args.eval_images.name}); load {open('/proc/loadavg').read().split()[0]}")
+    print(f"\n{spec.name} @{size}, {len(y)} photos ({args.eval_images.name}); load {load_average()}")
     print("| setting | top-1 | agreement with float | KL | quantize s |\n|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['setting']} | {r['top1']:.1%} | {r['agreement']:.1%} | {r['kl']:.4f} | {r['seconds']} |")

@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+from common import cli, labelled_images
 
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -60,18 +61,6 @@ def test_split(run: Path, size: int):
     splits = DataSplits.load(run / "split.json")
     x = np.stack([load_for_model(p, size) for p in splits.test.paths])
     return splits, x, np.asarray(splits.test.labels)
-
-
-def folder_set(folder: Path, classes: list[str], size: int):
-    """Every photo of a folder-per-class set (eval transform, uint8) and labels in `classes` order."""
-    from flower_edge.runtime.files import expand_inputs
-    from flower_edge.runtime.transforms import load_for_model
-
-    paths = [p for p in expand_inputs([folder]) if p.parent.name in classes]
-    if not paths:
-        raise SystemExit(f"no photos of the classes {classes} under {folder}")
-    return np.stack([load_for_model(p, size) for p in paths]), np.array([classes.index(p.parent.name)
-                                                                        for p in paths])
 
 
 def tflite_probs(model_path: Path, images: np.ndarray) -> np.ndarray:
@@ -144,20 +133,18 @@ def flower_edge(data: str, weights: str, out: Path, seed: int, extra_train: list
                 train: bool = True) -> tuple[Path, float]:
     """`flower-edge train` then `flower-edge quantize --fp32 --int8`, defaults otherwise."""
     start = time.time()
-    cli = [sys.executable, "-m", "flower_edge.cli.main"]
     run = out / "fe-mnv2"
     if train:
-        subprocess.run(cli + ["train", "--data", data, "--model", "mobilenet_v2", "--weights", weights,
-                              "--seed", str(seed), "--out", str(out), "--run-name", run.name, "--force",
-                              *extra_train], check=True)
-    subprocess.run(cli + ["quantize", str(run), "--fp32", "--int8"], check=True)
+        subprocess.run(cli("train", "--data", data, "--backbone", "mobilenet_v2", "--weights", weights,
+                           "--seed", seed, "--out", run, "--force", *extra_train), check=True)
+    subprocess.run(cli("quantize", run, "--fp32", "--int8"), check=True)
     return run, time.time() - start
 
 
 def flower_edge_quantize(run: Path, flags: list[str]) -> float:
     """`flower-edge quantize RUN FLAGS...` on the same run; returns its seconds."""
     start = time.time()
-    subprocess.run([sys.executable, "-m", "flower_edge.cli.main", "quantize", str(run), *flags], check=True)
+    subprocess.run(cli("quantize", run, *flags), check=True)
     return time.time() - start
 
 
@@ -228,7 +215,7 @@ def main(argv=None) -> int:
     run, seconds = flower_edge(args.data, args.weights, out, args.seed, args.train_arg, train=not reuse)
     splits, x_test, y_test = test_split(run, args.size)
     if args.eval_images:
-        x_test, y_test = folder_set(args.eval_images, list(splits.classes), args.size)
+        x_test, y_test = labelled_images(args.eval_images, list(splits.classes), args.size)
     p_float = float_probs(run, x_test)
     rows = [tutorial(splits, args.weights, args.size, x_test, y_test, out, args.seed),
             flower_edge_row(run, x_test, y_test, seconds, p_float=p_float)]

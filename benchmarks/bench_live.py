@@ -24,12 +24,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from common import load_average, photos
 from PIL import Image
 
 
 def make_video(images: Path, out: Path, frames: int, size: tuple[int, int]) -> Path:
-    paths = sorted(images.rglob("*.jpg"))
-    paths = paths[:: max(1, len(paths) // frames)][:frames]
+    paths = photos(images, limit=frames)
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30, size)
     for p in paths:
         rgb = np.asarray(Image.open(p).convert("RGB").resize(size, Image.BILINEAR))
@@ -94,7 +94,7 @@ def main() -> int:
     predictor = Predictor(args.bundle, threads=args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         video = make_video(args.images, Path(tmp) / "flowers.avi", args.frames, size)
-        print(f"video: {args.frames} real photos at {args.size}, MJPG; load {os.getloadavg()[0]:.2f}")
+        print(f"video: {args.frames} real photos at {args.size}, MJPG; load {load_average()}")
         runs = {"bare OpenCV + LiteRT loop": [], "flower-edge live": []}
         for _ in range(args.rounds):
             runs["bare OpenCV + LiteRT loop"].append(bare_loop(video, predictor.bundle.model_path, args.threads))
@@ -107,7 +107,7 @@ def main() -> int:
                   f"CPU {summary[name][2]:.2f} ms/frame  (rounds: {', '.join(f'{v:.0f}' for v in fps)})")
         (bm, bb, bc), (lm, lb, lc) = summary.values()
         print(f"live / bare: {lm / bm:.2f}x median FPS, {lb / bb:.2f}x best FPS, {bc / lc:.2f}x CPU per frame; "
-              f"load {os.getloadavg()[0]:.2f}")
+              f"load {load_average()}")
     return 0
 
 

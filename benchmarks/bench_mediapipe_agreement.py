@@ -19,13 +19,10 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from common import photos
 
 CLIENT = Path(__file__).resolve().parent / "mediapipe_client.py"
 MODES = {"preprocessed": None, "raw, centred-square ROI": "center-square", "raw, whole frame": None}
-
-
-def photos(root: Path, per_class: int) -> list[Path]:
-    return [p for d in sorted(root.iterdir()) if d.is_dir() for p in sorted(d.glob("*.jpg"))[:per_class]]
 
 
 def measure(bundle: Path, paths: list[Path], python: str, tmp: Path) -> dict:

@@ -30,8 +30,8 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from camera_photos import make_camera_photos  # noqa: E402
+from camera_photos import make_camera_photos
+from common import load_average
 
 BARE = '''import sys, numpy as np
 from PIL import Image
@@ -99,11 +99,11 @@ def bench_set(name: str, folder: Path, paths: list[Path], bundle: Path, threads:
              "images_per_s": len(paths) / wall, "peak_rss_mb": rss, "top1_same": 1.0}]
     exe = str(Path(sys.executable).with_name("flower-edge"))
     for w in workers:
-        wall, rss, out = run_measured([exe, "predict", str(folder), "--model", str(bundle), "--json",
-                                       "--threads", str(threads), "--workers", str(w)])
+        wall, rss, out = run_measured([exe, "predict", str(bundle), str(folder), "--json",
+                                       "--threads", str(threads), "--decode-threads", str(w)])
         preds = json.loads(out)["predictions"]
         same = sum(bare_top.get(p["path"]) == p["label"] for p in preds) / len(paths)
-        rows.append({"set": name, "bundle": b.variant, "how": f"predict --workers {w}", "images": len(preds),
+        rows.append({"set": name, "bundle": b.variant, "how": f"predict --decode-threads {w}", "images": len(preds),
                      "seconds": wall, "images_per_s": len(preds) / wall, "peak_rss_mb": rss, "top1_same": same})
     for r in rows:
         r["speed_vs_bare"] = r["images_per_s"] / rows[0]["images_per_s"]
@@ -117,12 +117,13 @@ def main() -> None:
     ap.add_argument("--src", type=Path, default=Path("../shared/data/flowers5-eval"))
     ap.add_argument("--limit-12mp", type=int, default=300, help="12 MP photos (0 = all of --src)")
     ap.add_argument("--sets", default="eval,12mp")
-    ap.add_argument("--workers", default="0,1,2")
+    ap.add_argument("--decode-threads", default="0,1,2",
+                    help="comma-separated predict --decode-threads values to time")
     ap.add_argument("--threads", type=int, default=2, help="interpreter threads, bare loop and predict alike")
     ap.add_argument("--out", type=Path, default=Path("artifacts/bench_predict_throughput.json"))
     args = ap.parse_args()
-    workers = [int(w) for w in args.workers.split(",")]
-    print(f"load before: {os.getloadavg()[0]:.2f} (1 min), cores: {os.cpu_count()}", flush=True)
+    workers = [int(w) for w in args.decode_threads.split(",")]
+    print(f"load before: {load_average()}, cores: {os.cpu_count()}", flush=True)
     print("| set | bundle | how | images | images/s | vs bare | peak RSS MB (process tree) | vs bare | "
           "top-1 same as bare |\n|" + "---|" * 9, flush=True)
     rows = []
@@ -147,7 +148,7 @@ def main() -> None:
                           f"{r['top1_same']:.1%} |", flush=True)
             if name != "eval":
                 shutil.rmtree(folder)
-    print(f"load after: {os.getloadavg()[0]:.2f} (1 min)")
+    print(f"load after: {load_average()}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"threads": args.threads, "rows": rows}, indent=2))
 

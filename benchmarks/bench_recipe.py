@@ -21,13 +21,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cli, float_int8, load_average, photos, write_toml
 
 # The keys the recipe study changed (docs/recipe-study.md), at their values before it:
 # `--config` with these reproduces the old default exactly.
@@ -35,23 +34,6 @@ OLD_DEFAULT = {"data": {"fractions": [0.7, 0.15, 0.15], "batch_size": 32},
                "train": {"head_epochs": 10, "finetune_epochs": 15, "zoom": [0.8, 1.2], "mixup": 0.0,
                          "swa_epochs": 0, "color": 0.0, "finetune_lr": 1e-4, "label_smoothing": 0.0,
                          "layer_lr_ratio": 1.0}}
-
-
-def _cli() -> list[str]:
-    exe = Path(sys.executable).with_name("flower-edge")
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "flower_edge.cli.main"]
-
-
-def _load() -> str:
-    return " ".join(f"{x:.2f}" for x in os.getloadavg())
-
-
-def _recipe(out: Path, name: str, tables: dict) -> Path:
-    lines = [line for table, keys in tables.items()
-             for line in [f"[{table}]"] + [f"{k} = {json.dumps(v)}" for k, v in keys.items()]]
-    path = out / f"{name}.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
 
 
 def _overrides(pairs: list[str]) -> dict:
@@ -70,29 +52,14 @@ def _overrides(pairs: list[str]) -> dict:
 
 def train(name: str, recipe: Path | None, args) -> dict:
     run = args.out / name
-    cmd = _cli() + ["train", "--data", str(args.data), "--model", "mobilenet_v2",
-                    "--weights", str(args.weights), "--out", str(args.out), "--run-name", name,
-                    "--force"] + (["--config", str(recipe)] if recipe else [])
-    load = _load()
+    cmd = cli("train", "--data", args.data, "--backbone", "mobilenet_v2", "--weights", args.weights,
+              "--out", run, "--force", *(["--config", recipe] if recipe else []))
+    load = load_average()
     t0 = time.perf_counter()
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
     seconds = time.perf_counter() - t0
-    subprocess.run(_cli() + ["quantize", str(run), "--fp32", "--int8"], check=True,
-                   stdout=subprocess.DEVNULL)
-    return {"run": str(run), "train_s": round(seconds, 1), "load_before": load, "load_after": _load()}
-
-
-def score(run: Path, paths, truth, tta: str = "none") -> dict:
-    from flower_edge.runtime.predictor import Predictor
-
-    tops = {}
-    for variant in ("fp32", "int8"):
-        predictor = Predictor(run / "export" / variant, threads=2, tta=tta)
-        tops[variant] = np.array([r.top[0][0] if r.ok else "" for r in
-                                  predictor.predict_iter(paths, top_k=1, workers=1)])
-    return {"float_top1": float(np.mean(tops["fp32"] == truth)),
-            "int8_top1": float(np.mean(tops["int8"] == truth)),
-            "agreement": float(np.mean(tops["fp32"] == tops["int8"]))}
+    subprocess.run(cli("quantize", run, "--fp32", "--int8"), check=True, stdout=subprocess.DEVNULL)
+    return {"run": str(run), "train_s": round(seconds, 1), "load_before": load, "load_after": load_average()}
 
 
 def tta_cost(bundle: Path, image: np.ndarray, runs: int = 200) -> float:
@@ -106,15 +73,14 @@ def tta_cost(bundle: Path, image: np.ndarray, runs: int = 200) -> float:
 
 
 def print_tta_cost(run: Path, eval_dir: Path) -> None:
-    from flower_edge.runtime.files import expand_inputs
     from flower_edge.runtime.predictor import Predictor
 
-    photo = expand_inputs([eval_dir])[0]
+    photo = photos(eval_dir, limit=1)[0]
     for variant in ("fp32", "int8"):
         bundle = run / "export" / variant
         image = Predictor(bundle).preprocess(photo)
         print(f"{variant}: --tta flip takes {tta_cost(bundle, image):.2f}x the time of one plain "
-              f"invoke_one (median of 200, 2 threads; load {_load()})")
+              f"invoke_one (median of 200, 2 threads; load {load_average()})")
 
 
 def main() -> None:
@@ -132,25 +98,22 @@ def main() -> None:
     if args.tta_cost:
         return print_tta_cost(args.tta_cost, args.eval)
     args.out.mkdir(parents=True, exist_ok=True)
-    from flower_edge.runtime.files import expand_inputs
     from flower_edge.runtime.predictor import Predictor
 
-    paths = expand_inputs([args.eval])
-    truth = np.array([p.parent.name for p in paths])
     new = _overrides(args.new)
     label = "new default" if not new else "candidate " + " ".join(args.new)
-    rows = {"old default": train("recipe-old", _recipe(args.out, "old_default", OLD_DEFAULT), args),
-            label: train("recipe-new", _recipe(args.out, "new", new) if new else None, args)}
+    rows = {"old default": train("recipe-old", write_toml(args.out / "old_default.toml", OLD_DEFAULT), args),
+            label: train("recipe-new", write_toml(args.out / "new.toml", new) if new else None, args)}
     for row in rows.values():
-        row.update(score(Path(row["run"]), paths, truth))
+        row.update(float_int8(row["run"], args.eval))
     new = Path(rows[label]["run"])
-    flip = score(new, paths, truth, "flip")
+    flip = float_int8(new, args.eval, tta="flip")
     int8 = Predictor(new / "export" / "int8")
-    image = int8.preprocess(paths[0])
+    image = int8.preprocess(photos(args.eval, limit=1)[0])
     flip["cost_int8"] = tta_cost(new / "export" / "int8", image)
     flip["cost_fp32"] = tta_cost(new / "export" / "fp32", image)
     rows[label + " + tta flip"] = flip
-    print(f"{len(paths)} eval photos ({args.eval})")
+    print(f"{flip['images']} eval photos ({args.eval})")
     width = max(len(n) for n in rows) + 2
     print(f"{'recipe':<{width}}{'float':>8}{'int8':>8}{'agree':>8}{'train s':>9}  load (1/5/15 min)")
     for name, r in rows.items():
@@ -160,7 +123,7 @@ def main() -> None:
     print(f"training time {label} / old default, measured in this run: {ratio:.2f}x")
     print(f"--tta flip costs {flip['cost_int8']:.2f}x an int8 invoke, {flip['cost_fp32']:.2f}x fp32")
     (args.out / "bench_recipe.json").write_text(json.dumps(
-        {"eval_photos": len(paths), "rows": rows, "train_time_ratio": ratio}, indent=2) + "\n")
+        {"eval_photos": flip["images"], "rows": rows, "train_time_ratio": ratio}, indent=2) + "\n")
 
 
 if __name__ == "__main__":

@@ -24,9 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_recipe import _cli, _load, score  # noqa: E402
+from common import cli, float_int8, load_average
 
 MODES = {"default": None, "--refit": "val", "--refit all": "all"}
 
@@ -40,12 +38,11 @@ def _timed(cmd: list[str]) -> float:
 def first_pass(seed: int, args) -> tuple[Path, dict]:
     root = args.out / f"seed{seed}"
     run = root / "default"
-    load = _load()
+    load = load_average()
     if (run / "model.keras").is_file() and args.keep:
         return run, json.loads((root / "default.json").read_text())
-    seconds = _timed(_cli() + ["train", "--data", str(args.data), "--model", "mobilenet_v2",
-                               "--weights", str(args.weights), "--seed", str(seed), "--out", str(root),
-                               "--run-name", "default", "--force"])
+    seconds = _timed(cli("train", "--data", args.data, "--backbone", "mobilenet_v2", "--weights", args.weights,
+                         "--seed", seed, "--out", run, "--force"))
     row = {"run": str(run), "train_s": round(seconds, 1), "load_before": load}
     (root / "default.json").write_text(json.dumps(row) + "\n")
     return run, row
@@ -53,17 +50,15 @@ def first_pass(seed: int, args) -> tuple[Path, dict]:
 
 def refit(first: Path, mode: str, first_row: dict) -> dict:
     name = "refit" if mode == "val" else "refit-all"
-    load = _load()
-    seconds = _timed([sys.executable, __file__, "--derive", str(first), mode, str(first.parent), name])
+    load = load_average()
+    seconds = _timed([sys.executable, __file__, "--derive", str(first), mode, str(first.parent / name)])
     return {"run": str(first.parent / name), "refit_s": round(seconds, 1),
             "train_s": round(first_row["train_s"] + seconds, 1), "load_before": load}
 
 
-def quantize_and_score(row: dict, paths, truth) -> dict:
-    run = Path(row["run"])
-    subprocess.run(_cli() + ["quantize", str(run), "--fp32", "--int8"], check=True,
-                   stdout=subprocess.DEVNULL)
-    row.update(score(run, paths, truth))
+def quantize_and_score(row: dict, images: Path) -> dict:
+    subprocess.run(cli("quantize", row["run"], "--fp32", "--int8"), check=True, stdout=subprocess.DEVNULL)
+    row.update(float_int8(row["run"], images))
     return row
 
 
@@ -83,11 +78,11 @@ def print_table(results: dict, seeds: list[int], n: int) -> None:
 
 
 def main() -> None:
-    if len(sys.argv) == 6 and sys.argv[1] == "--derive":  # one refit, in its own process
+    if len(sys.argv) == 5 and sys.argv[1] == "--derive":  # one refit, in its own process
         from flower_edge.train.trainer import derive_refit
 
-        _, _, first, mode, out, name = sys.argv
-        derive_refit(first, mode, out, name, force=True)
+        _, _, first, mode, out = sys.argv
+        derive_refit(first, mode, out, force=True)
         return
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data/flowers5"))
@@ -99,10 +94,6 @@ def main() -> None:
     ap.add_argument("--keep", action="store_true", help="reuse a first pass already in OUT")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    from flower_edge.runtime.files import expand_inputs
-
-    paths = expand_inputs([args.eval])
-    truth = np.array([p.parent.name for p in paths])
     results: dict = {}
     out_json = args.out / "bench_refit.json"
     for seed in args.seeds:
@@ -112,12 +103,13 @@ def main() -> None:
             if mode:
                 rows[label] = refit(first, mode, first_row)
         for label, row in rows.items():
-            quantize_and_score(row, paths, truth)
+            quantize_and_score(row, args.eval)
             print(f"seed {seed} {label}: {row}", flush=True)
         results[str(seed)] = rows
-        out_json.write_text(json.dumps({"eval_photos": len(paths), "seeds": results}, indent=2) + "\n")
-    print_table(results, args.seeds, len(paths))
-    print(f"load at the end: {_load()}")
+        photos = rows["default"]["images"]
+        out_json.write_text(json.dumps({"eval_photos": photos, "seeds": results}, indent=2) + "\n")
+    print_table(results, args.seeds, photos)
+    print(f"load at the end: {load_average()}")
 
 
 if __name__ == "__main__":

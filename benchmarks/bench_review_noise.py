@@ -17,14 +17,13 @@ from __future__ import annotations
 
 import argparse
 import csv
-import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
+from common import cli, load_average
 
 
 def plant(src: Path, out: Path, flip: float, seed: int) -> dict:
@@ -69,11 +68,10 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     planted = plant(args.data, args.out, args.flip, args.seed)
-    exe = Path(sys.executable).with_name("flower-edge")
-    load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+    load = load_average()
     t0 = time.perf_counter()
-    subprocess.run([str(exe), "data", "review", str(args.out / "data"), "--run", str(args.out / "run"),
-                    "--weights", str(args.weights), "--out", str(args.out / "review")], check=True)
+    subprocess.run(cli("data", "review", args.out / "data", "--run", args.out / "run", "--weights", args.weights,
+                       "--out", args.out / "review"), check=True)
     seconds = time.perf_counter() - t0
     with open(args.out / "review" / "review.csv", newline="") as fh:
         rows = {r["path"]: r for r in csv.DictReader(fh)}
@@ -85,7 +83,7 @@ def main() -> None:
     print(f"planted copy across the split flagged: {rows[planted['copy']]['flags'] or 'no'}; "
           f"drawing flagged: {rows[planted['drawing']]['flags'] or 'no'}")
     print(f"data review took {seconds:.1f}s; load before {load}, after "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+          f"{load_average()}")
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import re
 import subprocess
 import sys
@@ -23,14 +22,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import cli, load_average, photos
 
 HOST = "127.0.0.1"
-
-
-def photos(folder: Path, limit: int) -> list[Path]:
-    found = sorted(p for p in folder.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    step = max(1, len(found) // limit)
-    return found[::step][:limit]
 
 
 def predict_rate(bundle: str, paths: list[Path], seconds: float, threads) -> float:
@@ -51,8 +45,7 @@ def start_server(bundle: str, workers: int, threads, http_threads: int, server: 
         from bench_serve_flood import start_server as start_other
 
         return start_other(bundle, server)
-    cmd = [sys.executable, "-m", "flower_edge.cli.main", "serve", bundle, "--host", HOST, "--port", "0",
-           "--workers", str(workers), "--http-threads", str(http_threads)]
+    cmd = cli("serve", bundle, "--host", HOST, "--port", "0", "--workers", workers, "--http-threads", http_threads)
     if threads:
         cmd += ["--threads", str(threads)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -140,10 +133,10 @@ def main() -> int:
     ap.add_argument("--server", choices=["serve", "waitress-defaults"], default="serve",
                     help="waitress-defaults: the app on plain waitress (1 interpreter), for comparison")
     args = ap.parse_args()
-    paths = photos(args.images, args.limit)
+    paths = photos(args.images, limit=args.limit)
     bodies = [(p.name, p.read_bytes()) for p in paths]
     print(f"{len(paths)} photos from {args.images.name}/, {args.seconds:.0f} s per level, "
-          f"load before: {os.getloadavg()[0]:.2f}")
+          f"load before: {load_average()}")
     base = predict_rate(args.bundle, paths, args.seconds, args.threads)
     print(f"Predictor.predict in one process: {base:.1f} images/s")
     print("| workers | clients | requests | req/s | p50 ms | p99 ms | errors | crashes | vs predict |")
@@ -163,7 +156,7 @@ def main() -> int:
         finally:
             proc.terminate()
             proc.wait(timeout=30)
-    print(f"load after: {os.getloadavg()[0]:.2f}")
+    print(f"load after: {load_average()}")
     return 1 if failed else 0
 
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
 import re
 import selectors
 import socket
@@ -25,6 +24,8 @@ import sys
 import threading
 import time
 from pathlib import Path
+
+from common import cli, load_average
 
 HOST = "127.0.0.1"
 TRICKLE = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: "  # then "a" forever, one byte a tick
@@ -47,8 +48,7 @@ server.run()
 def start_server(bundle, server: str = "serve", extra=()):
     """The server in a subprocess on 127.0.0.1: `serve` (the CLI) or `waitress-defaults`."""
     if server == "serve":
-        cmd = [sys.executable, "-m", "flower_edge.cli.main", "serve", str(bundle), "--host", HOST,
-               "--port", "0", *extra]
+        cmd = cli("serve", bundle, "--host", HOST, "--port", "0", *extra)
     else:
         cmd = [sys.executable, "-c", WAITRESS_DEFAULTS, str(bundle)]
     proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
@@ -230,7 +230,7 @@ def main() -> int:
               f"{args.trickle} trickling": dict(trickle=args.trickle),
               f"{args.keepalive} keep-alive": dict(keepalive=args.keepalive),
               f"{args.idle} idle + {args.trickle} trickling": dict(idle=args.idle, trickle=args.trickle)}
-    print(f"load before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load before: {load_average()}")
     print("| server | held open | /healthz | within 1 s | p50 ms | max ms | classify ok | reopened |")
     print("|---|---|---|---|---|---|---|---|")
     for server in args.servers.split(","):
@@ -250,7 +250,7 @@ def main() -> int:
         if server == "serve":
             summary = [line.strip() for line in proc.log if "last " in line]
             print(f"serve's log: {len(proc.log)} lines; " + (summary[-1] if summary else "no summary line yet"))
-    print(f"load after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(f"load after: {load_average()}")
     return 0
 
 

@@ -32,6 +32,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from common import photos
 
 from flower_edge.runtime.predictor import Predictor
 from flower_edge.runtime.smoothing import SmoothingConfig, smooth_sequence
@@ -41,7 +42,7 @@ def photo_probs(predictor, images: Path, limit: int):
     classes = predictor.labels
     probs = {}
     for name in classes:
-        paths = sorted((images / name).glob("*.jpg"))[:limit]
+        paths = photos(images / name)[:limit]
         probs[name] = np.stack([predictor.probabilities(predictor.preprocess(p)[None])[0] for p in paths])
     return probs
 

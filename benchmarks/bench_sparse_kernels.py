@@ -27,6 +27,7 @@ import statistics
 import time
 
 import numpy as np
+from common import load_average
 
 SPARSITY = 0.85
 
@@ -112,12 +113,12 @@ def main() -> None:
     ap.add_argument("--bundles", nargs=2, default=None, help="two bundles to time against each other")
     args = ap.parse_args()
     if args.bundles:
-        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}, {args.threads} threads")
+        print(f"load average {load_average()}, {args.threads} threads")
         return interleaved(args.bundles, args.threads)
     from flower_edge.quiet import quiet
     from flower_edge.tfcompat import tf
 
-    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {SPARSITY:.0%} zeros in the 1x1 convs")
+    print(f"load average {load_average()}; {SPARSITY:.0%} zeros in the 1x1 convs")
     for eligible in (True, False):
         model = build(eligible, args.size, args.width)
         ms = {}

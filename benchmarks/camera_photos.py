@@ -18,19 +18,11 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
+from common import photos
 
 SIZES = {"12mp": (4032, 3024), "1080p": (1920, 1080)}
 NOISE_SIGMA = 2.0
 QUALITY = 90
-
-
-def source_photos(src: Path, limit: int = 0) -> list[Path]:
-    """Every image under src (sorted); with a limit, an even spread over it."""
-    paths = sorted(p for p in src.rglob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))
-    if limit and limit < len(paths):
-        paths = [paths[i] for i in np.linspace(0, len(paths) - 1, limit).round().astype(int)]
-    return paths
 
 
 _NOISE: dict = {}
@@ -69,7 +61,7 @@ def make_camera_photos(src: Path, kind: str, limit: int = 0, out_root: Path = Pa
                        jobs: int = 1) -> list[Path]:
     """Camera-size copies of (up to `limit`) photos under src: their paths, in source order."""
     size = SIZES[kind]
-    sources = source_photos(src, limit)
+    sources = photos(src, limit=limit)
     dests = [out_root / kind / p.relative_to(src).with_suffix(".jpg") for p in sources]
     work = [(s, d, size, i) for i, (s, d) in enumerate(zip(sources, dests))]
     todo = [job for job in work if not job[1].exists()]

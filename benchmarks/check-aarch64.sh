@@ -124,7 +124,7 @@ for b in "${BUNDLES[@]}"; do
   printf '%s\t%s\n' "$name" "${GIVEN[$((k - 1))]}" >> "$WORK/bundles.tsv"
   classes=$(grep -c . "$b/labels.txt")
   step "$name: x86_64 predict on $n images"
-  (cd "$WORK/check" && "$PYTHON" -m flower_edge.cli.main predict in --model "$name" --json --top-k "$classes") \
+  (cd "$WORK/check" && "$PYTHON" -m flower_edge.cli.main predict "$name" in --json --top-k "$classes") \
     > "$WORK/x86/$name.json" 2>"$WORK/x86/$name.err" || die "x86 predict failed on $b: $(tail -1 "$WORK/x86/$name.err")"
 done
 
@@ -203,7 +203,7 @@ for t in "${TARGETS[@]}"; do
   for name in "${NAMES[@]}"; do
     raw=$WORK/raw/$os-$rt-$name; t0=$(date +%s)
     if [ "$rt" = mediapipe ]; then cmd="python $CHECK/aarch64_mediapipe.py $name in"
-    else cmd="flower-edge predict in --model $name --json --top-k $(grep -c . "$WORK/check/$name/labels.txt")"; fi
+    else cmd="flower-edge predict $name in --json --top-k $(grep -c . "$WORK/check/$name/labels.txt")"; fi
     step "$t: $name"
     if in_root "$venv" sh -c "cd $CHECK && $cmd" > "$raw.json" 2> "$raw.err"; then status=ran
     else status="failed: $(grep -v -i cpuinfo "$raw.err" | tail -1)"; fi

@@ -34,9 +34,9 @@ JOB_TIMEOUT = 300
 
 
 def train_args(data: Path, out: Path, epochs: int) -> list:
-    return ["--data", data, "--model", "tiny_cnn", "--weights", "none", "--image-size", "32",
+    return ["--data", data, "--backbone", "tiny_cnn", "--weights", "none", "--image-size", "32",
             "--batch-size", "32", "--epochs", epochs, "--schedule", "constant", "--seed", "0",
-            "--out", out, "--run-name", "mw"]
+            "--out", out / "mw"]
 
 
 def wait(procs, timeout: float) -> list[int]:

@@ -15,7 +15,6 @@ Prints one line per trial and a summary: trials, killed, files checked, files ch
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import signal
@@ -25,31 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RECIPE = """
-[model]
-name = "tiny_cnn"
-image_size = 32
-weights = "none"
+from common import cli, load_average, tiny_recipe, tree_sha, write_toml
 
-[train]
-head_epochs = 3
-lr = 0.003
-
-[quantize]
-variants = ["fp32", "dynamic", "int8"]
-int8 = { calib_samples = 32 }
-val_samples = 32
-
-[benchmark]
-threads = [1]
-runs = 3
-warmup = 1
-gradcam_images = 2
-deletion_images = 8
-drift_images = 1
-misclassified_examples = 2
-lime_samples = 40
-"""
 ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
 # Points inside the new run (staged beside the old one as .NAME.new-*), as globs under
 # the run's parent folder, in the order the stages reach them.
@@ -67,16 +43,6 @@ QUANTIZE_POINTS = {
     "second bundle in it": "r/.export.new-*/dynamic/manifest.json",
     "summary written": "r/.export.new-*/quantize.json",
 }
-
-
-def cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "flower_edge.cli.main", *map(str, args)]
-
-
-def tree_sha(root: Path) -> dict[str, str]:
-    """sha256 of every file under root, hidden ones (.stages/, markers) included."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def kill_at(cmd: list[str], where: Path, pattern: str | None, seconds: float | None,
@@ -145,18 +111,17 @@ def main() -> int:
 
 def _matrix(work: Path, args) -> int:
     data, recipe, base = work / "data", work / "tiny.toml", work / "base"
-    recipe.write_text(RECIPE)
-    subprocess.run(cli("data", "synth", data, "--classes", "3", "--per-class", "24", "--size", "32"),
+    write_toml(recipe, tiny_recipe(head_epochs=3, variants=("fp32", "dynamic", "int8")))
+    subprocess.run(cli("data", "synth", "--out", data, "--classes", "3", "--per-class", "24", "--size", "32"),
                    check=True, env=ENV, stdout=subprocess.DEVNULL)
     t0 = time.monotonic()
-    subprocess.run(cli("pipeline", "--config", recipe, "--data", data, "--out", base, "--run-name", "r"),
+    subprocess.run(cli("pipeline", "--config", recipe, "--data", data, "--out", base / "r"),
                    check=True, env=ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    print(f"first pipeline run: {time.monotonic() - t0:.1f}s; load {open('/proc/loadavg').read().strip()}")
+    print(f"first pipeline run: {time.monotonic() - t0:.1f}s; load {load_average()}")
     original = base / "r"
 
     def pipeline(run: Path, *extra):
-        return cli("pipeline", "--config", recipe, "--data", data, "--out", run.parent, "--run-name",
-                   run.name, *extra)
+        return cli("pipeline", "--config", recipe, "--data", data, "--out", run, *extra)
 
     def all_skipped(run: Path) -> bool:
         out = subprocess.run(pipeline(run), env=ENV, capture_output=True, text=True)
@@ -198,7 +163,7 @@ def _matrix(work: Path, args) -> int:
     print(f"\ntrials {len(rows)}, killed {len(killed)}, files checked "
           f"{sum(r['files'] for r in killed)}, files changed {sum(r['changed'] for r in killed)}, "
           f"next run wrong {sum(1 for r in killed if r['next_run_ok'] is False)}; "
-          f"load {open('/proc/loadavg').read().strip()}")
+          f"load {load_average()}")
     return 1 if bad else 0
 
 

@@ -24,14 +24,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-
-
-def photos(folder: Path, per_class: int) -> list[Path]:
-    from flower_edge.runtime.transforms import IMAGE_EXTENSIONS
-
-    classes = sorted(p for p in folder.iterdir() if p.is_dir())
-    return [f for c in classes for f in sorted(p for p in c.iterdir()
-                                                if p.suffix.lower() in IMAGE_EXTENSIONS)[:per_class]]
+from common import photos
 
 
 class CachedPredict:

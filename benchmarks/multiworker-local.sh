@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Start N flower-edge training workers on this machine (127.0.0.1), one TF_CONFIG each,
-# MultiWorkerMirroredStrategy. Worker 0 is the chief: it alone writes OUT/RUN_NAME.
+# MultiWorkerMirroredStrategy. Worker 0 is the chief: it alone writes the run folder OUT.
 #
 #   benchmarks/multiworker-local.sh N [train flags...]
-#   benchmarks/multiworker-local.sh 2 --data artifacts/synth --model tiny_cnn --weights none \
-#       --image-size 32 --epochs 3 --out artifacts --run-name mw
+#   benchmarks/multiworker-local.sh 2 --data artifacts/synth --backbone tiny_cnn --weights none \
+#       --image-size 32 --epochs 3 --out artifacts/mw
 #
-# --strategy multiworker is added; --run-name is required (every worker names the same run).
-# Logs: OUT/RUN_NAME.worker-<i>.log beside the run. If a worker dies, the others are
+# --strategy multiworker is added; --out is required (every worker names the same run:
+# without it each would pick its own dated folder). Logs: OUT.worker-<i>.log beside the run. If a worker dies, the others are
 # stopped and the script exits non-zero: run the same command again and training resumes
 # from the last backup (Keras BackupAndRestore), completing every epoch.
 # FLOWER_EDGE=<command> overrides the command that is started (default: flower-edge).
@@ -19,17 +19,16 @@ if [[ $# -lt 1 || ! "$1" =~ ^[1-9][0-9]*$ ]]; then
 fi
 n=$1
 shift
-out=artifacts
-name=
+out=
 args=("$@")
 for ((i = 0; i < ${#args[@]}; i++)); do
     case "${args[i]}" in
         --out) out=${args[i + 1]:-} ;;
-        --run-name) name=${args[i + 1]:-} ;;
     esac
 done
-if [[ -z "$name" ]]; then
-    echo "error: pass --run-name NAME (every worker must train the same run)" >&2
+out=${out%/}
+if [[ -z "$out" ]]; then
+    echo "error: pass --out RUN_DIR (every worker must train the same run)" >&2
     exit 2
 fi
 read -r -a cmd <<<"${FLOWER_EDGE:-flower-edge}"
@@ -48,7 +47,7 @@ EOF
 )
 workers=$(printf '"127.0.0.1:%s",' $ports)
 workers="[${workers%,}]"
-mkdir -p "$out"
+mkdir -p "$(dirname "$out")"
 
 pids=()
 stop_all() {
@@ -57,7 +56,7 @@ stop_all() {
 trap 'stop_all; exit 130' INT TERM
 
 for ((i = 0; i < n; i++)); do
-    log="$out/$name.worker-$i.log"
+    log="$out.worker-$i.log"
     TF_CONFIG="{\"cluster\": {\"worker\": $workers}, \"task\": {\"type\": \"worker\", \"index\": $i}}" \
         "${cmd[@]}" train --strategy multiworker "$@" >"$log" 2>&1 &
     pids+=($!)
@@ -78,7 +77,7 @@ while :; do
         fi
         if ! wait "$pid"; then
             status=1
-            echo "worker $idx failed (log: $out/$name.worker-$idx.log); stopping the others" >&2
+            echo "worker $idx failed (log: $out.worker-$idx.log); stopping the others" >&2
             stop_all
         fi
         pids[idx]=
@@ -90,4 +89,4 @@ if [[ $status -ne 0 ]]; then
     echo "the job stopped; run the same command again to resume from the last backup" >&2
     exit 1
 fi
-echo "done: $out/$name (written by worker 0, the chief)" >&2
+echo "done: $out (written by worker 0, the chief)" >&2

@@ -10,6 +10,7 @@ xfail case shows the test can fail.
 from __future__ import annotations
 
 import importlib.util
+import sys
 import time
 from pathlib import Path
 
@@ -26,7 +27,11 @@ HOLD_S = 3.0    # probing time per flood
 def flood():
     spec = importlib.util.spec_from_file_location("bench_serve_flood", SCRIPT)
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, str(SCRIPT.parent))  # it imports benchmarks/common.py as `common`, as when run
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(SCRIPT.parent))
     return module
 
 
