@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flower_edge.errors import FlowerEdgeError
+from flower_edge.variants import KINDS
 
 DEFAULT_ROOT = Path("artifacts")
 
@@ -89,13 +90,10 @@ class RunDir:
         return self
 
 
-VARIANT_ORDER = ("fp32", "fp16", "dynamic", "int8")
-
-
 def _variant_rank(name: str) -> tuple[int, str]:
     """fp32, fp16, dynamic, int8, then int8-* derivatives, then anything else."""
     base = name.split("-")[0]
-    rank = VARIANT_ORDER.index(base) if base in VARIANT_ORDER else len(VARIANT_ORDER)
+    rank = KINDS.index(base) if base in KINDS else len(KINDS)
     return rank, name
 
 

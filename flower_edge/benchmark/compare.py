@@ -21,12 +21,14 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 
 from flower_edge.benchmark.device_latency import HOST, apply_device_latency
 from flower_edge.benchmark.rows import BenchmarkRow, ImageSet
 from flower_edge.errors import UsageError
 
-SIZE_METRICS = ("gzip", "file")
+SizeMetric = Literal["gzip", "file"]  # compare --size-metric reads it
+SIZE_METRICS: tuple[str, ...] = get_args(SizeMetric)
 
 
 @dataclass(frozen=True)
@@ -35,7 +37,7 @@ class Budgets:
 
     ms: float | None = None
     mb: float | None = None
-    size_metric: str = "gzip"  # which size --budget-mb and the size frontier use
+    size_metric: SizeMetric = "gzip"  # which size --budget-mb and the size frontier use
 
     def __post_init__(self) -> None:
         if self.size_metric not in SIZE_METRICS:

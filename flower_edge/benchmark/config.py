@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from flower_edge.data.splits import SplitName
 from flower_edge.errors import UsageError
 from flower_edge.explain.settings import DEFAULT_SEGMENTS, PREDICTION_MAPS
 
@@ -15,7 +16,7 @@ BENCHMARK_LIME_SAMPLES = 500
 class BenchmarkConfig:
     """Knobs of one benchmark run. Recipes in benchmark/*.toml map onto it."""
 
-    split: str = "test"
+    split: SplitName = "test"
     # A folder-per-class set scored instead of the split (its classes = the run's labels):
     # one common set makes runs trained differently comparable (`flower-edge compare`).
     eval_data: str = ""

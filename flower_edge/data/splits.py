@@ -6,11 +6,13 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal, get_args
 
 from flower_edge.errors import DataError
 from flower_edge.io import atomic_write_json
 
-SPLIT_NAMES = ("train", "val", "test")
+SplitName = Literal["train", "val", "test"]  # benchmark --split reads it
+SPLIT_NAMES: tuple[str, ...] = get_args(SplitName)
 
 
 @dataclass(frozen=True)

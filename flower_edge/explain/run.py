@@ -9,11 +9,9 @@ import numpy as np
 
 from flower_edge.errors import UsageError
 from flower_edge.explain.lime import import_lime
-from flower_edge.explain.settings import PREDICTION_MAPS, LimeSettings
+from flower_edge.explain.settings import METHODS, PREDICTION_MAPS, LimeSettings
 from flower_edge.rundir import RunDir
 from flower_edge.runtime.transforms import load_for_model
-
-METHODS = ("gradcam", "saliency", "activation-max", "occlusion", "lime")
 
 
 def explain(run_dir: str | os.PathLike, images: list[str], method: str, class_value: str | None = None,

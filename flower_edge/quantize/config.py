@@ -8,14 +8,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field, fields, replace
-from typing import Literal, get_args
 
 from flower_edge.errors import UsageError
 from flower_edge.quantize.options import Int8Options
+from flower_edge.variants import KINDS, Kind
 
-# The one list of base variant names; the CLI and recipes read it (get_args).
-Kind = Literal["fp32", "fp16", "dynamic", "int8"]
-KINDS: tuple[str, ...] = get_args(Kind)
+__all__ = ["KINDS", "Kind", "QuantizationConfig", "parse_keep_float"]
 _VARIANT_FIELDS = ("int16x8", "qat", "keep_float", "prune", "cluster")
 
 
