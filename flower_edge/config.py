@@ -88,6 +88,31 @@ def from_mapping(cls: type[C], data: Mapping[str, Any], prefix: str = "") -> C:
         raise UsageError(f"invalid recipe values for {cls.__name__}: {exc}") from None
 
 
+def load_recipe_file(cls: type[C], path: str | os.PathLike | None, base: C | None = None) -> C:
+    """The one recipe loader: a TOML file's tables over `base` (default: `cls()`); None
+    gives `base`. Tables and keys the file omits keep base's values."""
+    base = cls() if base is None else base
+    return base if path is None else merge_tables(base, load_toml(path))
+
+
+def merge_tables(cfg: C, tables: Mapping[str, Any]) -> C:
+    """The one "flags over recipe" merge: `tables` ({table: {key: value}}; None = not
+    given) over the dataclass `cfg`, checked like a recipe (unknown key = UsageError)."""
+    return from_mapping(type(cfg), _merged(to_dict(cfg), tables))
+
+
+def _merged(base: dict, changes: Mapping[str, Any]) -> dict:
+    """`changes` over `base`, table by table at any depth (a [quantize.int8] table changes only
+    the keys it names); None = not given; a non-table value replaces (from_mapping checks it)."""
+    out = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key, {}), Mapping):
+            out[key] = _merged(out.get(key, {}), value)
+        elif value is not None:
+            out[key] = value
+    return out
+
+
 def override(cfg: C, **changes: Any) -> C:
     """Return `cfg` with every non-None change applied (CLI flags over recipe keys)."""
     given = {k: v for k, v in changes.items() if v is not None}

@@ -2,45 +2,47 @@
 
 from __future__ import annotations
 
+import functools
+import typing
+
 import click
 
-VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
+from flower_edge.cli.options import eval_data_option, variant_options
+from flower_edge.quantize.options import Int8Options, knobs
+
+
+def int8_options(func):
+    """The int8 knobs as options, generated from `Int8Options` (flag, choices, help and default
+    are declared there, once). The command gets them as one `int8` dict; None = not given."""
+    hints = typing.get_type_hints(Int8Options)
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        kwargs["int8"] = {f.name: kwargs.pop(f.name) for f in knobs()}
+        return func(*args, **kwargs)
+
+    for f in reversed(knobs()):
+        flag, hint = f.metadata["flag"], hints[f.name]
+        if hint is bool:
+            shown = flag.split("/")[0 if f.default else 1]
+            kind = {}
+        else:
+            shown = f.default
+            kind = {"type": click.Choice(typing.get_args(hint)) if typing.get_origin(hint) is typing.Literal
+                    else hint}
+        wrapper = click.option(flag, f.name, default=None, help=f"{f.metadata['help']} [default: {shown}]",
+                               **kind)(wrapper)
+    return wrapper
 
 
 @click.command("quantize")
 @click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
-@click.option("--fp32", "fp32", is_flag=True, help="Export the float32 TFLite model.")
-@click.option("--fp16", "fp16", is_flag=True, help="Export float16 weights (half the size).")
-@click.option("--dynamic", "dynamic", is_flag=True, help="Export dynamic-range int8 weights.")
-@click.option("--int8", "int8", is_flag=True, help="Export a full-integer int8 model (calibrated).")
-@click.option("--all", "all_", is_flag=True, help="fp32, fp16, dynamic and int8 (the default).")
-@click.option("--variant", "variants", multiple=True, metavar="NAME",
-              help="A variant by name (repeatable): fp32, fp16, dynamic, int8.")
-@click.option("--io", type=click.Choice(["uint8", "int8", "float32"]), default=None,
-              help="int8 input type [default: uint8, camera pixels go straight in].")
-@click.option("--output", "output_type", type=click.Choice(["float32", "uint8", "int8"]), default=None,
-              help="int8 output type [default: float32, ready-to-use probabilities].")
-@click.option("--calib-samples", type=click.IntRange(min=1), default=None,
-              help="Training images to calibrate int8 on, stratified by class [default: 300].")
+@variant_options
+@int8_options
 @click.option("--calib-data", type=click.Path(), default=None,
               help="Dataset folder, if it moved since training (re-roots split.json).")
-@click.option("--per-tensor", is_flag=True, default=None, help="int8 weights per tensor, not per channel.")
 @click.option("--int16x8", "int16x8", is_flag=True, default=None,
               help="Also export int16x8: int16 activations, int8 weights, float I/O (closest to float).")
-@click.option("--no-bias-correction", is_flag=True, default=None,
-              help="int8: skip the weight-rounding bias correction (variant named '-nobc').")
-@click.option("--weight-scales", type=click.Choice(["max", "mse"]), default=None,
-              help="int8 weight scale per channel: the converter's max|w|/127, or least rounding error "
-                   "(exact for weights from an 8-bit model) [default: max].")
-@click.option("--activation-ranges", type=click.Choice(["mse", "minmax"]), default=None,
-              help="int8 activation ranges: least squared error, or the converter's min/max [default: mse].")
-@click.option("--rounding", type=click.Choice(["nearest", "gptq"]), default=None,
-              help="int8 weight rounding: nearest, or GPTQ learned layer by layer on the calibration "
-                   "images (variant named '-gptq') [default: nearest].")
-@click.option("--no-mean-correction", is_flag=True, default=None,
-              help="int8: skip matching each layer's output mean to float (variant named '-nomc').")
-@click.option("--allow-float-fallback", is_flag=True, default=None,
-              help="Let ops that cannot be quantized stay float (variant named '-mixed').")
 @click.option("--qat-epochs", type=click.IntRange(min=0), default=None,
               help="Also export int8-qat: quantization-aware fine-tuning for N epochs.")
 @click.option("--prune", "prune", multiple=True, metavar="SPARSITY[,...]",
@@ -58,15 +60,12 @@ VARIANT_FLAGS = ("fp32", "fp16", "dynamic", "int8")
                    "(MobileNetV2 widths, baseline_cnn; builds its converter venv on first use).")
 @click.option("--imx500-gptq", type=click.IntRange(min=1), default=None, metavar="EPOCHS",
               help="With --imx500: MCT's GPTQ (learned rounding) for EPOCHS, not plain PTQ.")
-@click.option("--imx500-eval", type=click.Path(file_okay=False, exists=True), default=None, metavar="DIR",
-              help="With --imx500: measure top-1 and agreement with float on labelled photos "
-                   "(one folder per class), with the quantized model as MCT simulates it.")
+@eval_data_option("With --imx500: measure top-1 and agreement with float on these labelled photos "
+                  "(one folder per class), with the quantized model as MCT simulates it.")
 @click.option("--config", "recipe_path", type=click.Path(), default=None,
               help="A quantize recipe (.toml, see quantize/ in the repo); flags override it.")
-def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_type, calib_samples,
-                 calib_data, per_tensor, int16x8, no_bias_correction, weight_scales, activation_ranges,
-                 no_mean_correction, allow_float_fallback, qat_epochs, prune, cluster, debug, keep_float,
-                 recipe_path, rounding=None, imx500=False, imx500_gptq=None, imx500_eval=None) -> None:
+def quantize_cmd(run_dir, variants, int8, calib_data, int16x8, qat_epochs, prune, cluster, debug, keep_float,
+                 recipe_path, imx500=False, imx500_gptq=None, eval_data=None) -> None:
     """Convert a training run to TFLite bundles and check each against the Keras model.
 
     Writes RUN_DIR/export/<variant>/{model.tflite,labels.txt,manifest.json} and
@@ -82,37 +81,28 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
       flower-edge quantize artifacts/mnv2 --prune 0.75 --cluster 16   # int8-pruned75, ...
       flower-edge quantize artifacts/mnv2 --imx500        # Raspberry Pi AI Camera only
     """
-    from flower_edge.config import from_mapping, load_toml, override
+    from flower_edge.config import load_recipe_file, merge_tables
     from flower_edge.quantize.export import quantize_run
     from flower_edge.quantize.recipe import QuantizeRecipe
 
-    recipe = from_mapping(QuantizeRecipe, load_toml(recipe_path)) if recipe_path else QuantizeRecipe()
-    chosen = [name for name, on in zip(VARIANT_FLAGS, (fp32, fp16, dynamic, int8)) if on] + list(variants)
-    if all_:
-        chosen = list(VARIANT_FLAGS)
+    recipe = load_recipe_file(QuantizeRecipe, recipe_path)
+    chosen = list(variants)  # none chosen: the recipe's (all four by default)
     extras_only = not chosen and (qat_epochs or keep_float or int16x8 or prune or cluster)
-    recipe = override(
-        recipe,
+    recipe = merge_tables(recipe, dict(
         variants=tuple(dict.fromkeys(chosen)) if chosen else (() if extras_only else None),
-        io=io, output=output_type, calib_samples=calib_samples,
-        per_channel=False if per_tensor else None,
-        bias_correction=False if no_bias_correction else None, int16x8=int16x8,
-        weight_scales=weight_scales, activation_ranges=activation_ranges,
-        mean_correction=False if no_mean_correction else None, rounding=rounding,
-        allow_float_fallback=allow_float_fallback,
-        qat_epochs=qat_epochs, debug=debug,
+        int8=int8, int16x8=int16x8, qat_epochs=qat_epochs, debug=debug,
         prune=_numbers(prune, _sparsity, "--prune") if prune else None,
         cluster=_numbers(cluster, int, "--cluster") if cluster else None,
-        keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None)
-    if (imx500_gptq or imx500_eval) and not imx500:
-        raise click.UsageError("--imx500-gptq and --imx500-eval apply to --imx500; add --imx500")
+        keep_float=tuple(x for x in keep_float.split(",") if x.strip()) if keep_float else None))
+    if (imx500_gptq or eval_data) and not imx500:
+        raise click.UsageError("--imx500-gptq and --eval-data apply to --imx500; add --imx500")
     if imx500:
-        _imx500(run_dir, calib_samples, calib_data, no_bias_correction, imx500_gptq, imx500_eval)
+        _imx500(run_dir, int8, calib_data, imx500_gptq, eval_data)
         if not (chosen or extras_only or recipe_path):
             return
     result = quantize_run(run_dir, recipe, calib_data=calib_data)
     click.echo(result.table())
-    if recipe.io == "int8":
+    if recipe.int8.io == "int8":
         from flower_edge.quantize.metadata import IO_INT8_NOTE
 
         click.echo(f"note: {IO_INT8_NOTE}")
@@ -123,16 +113,17 @@ def quantize_cmd(run_dir, fp32, fp16, dynamic, int8, all_, variants, io, output_
     click.echo(f"converter log: {result.log}", err=True)
 
 
-def _imx500(run_dir, calib_samples, calib_data, no_bias_correction, gptq, eval_dir) -> None:
+def _imx500(run_dir, int8: dict, calib_data, gptq, eval_dir) -> None:
     """The AI Camera export (flower_edge/imx500), in its own pinned venv."""
     from dataclasses import replace
 
     from flower_edge.imx500.export import Imx500Options, export_imx500
 
     options = replace(Imx500Options(), **{k: v for k, v in (
-        ("calib_samples", calib_samples), ("gptq_epochs", gptq),
-        ("weights_bias_correction", False if no_bias_correction else None)) if v is not None})
-    result = export_imx500(run_dir, options, calib_data=calib_data, eval_dir=eval_dir,
+        ("calib_samples", int8["calib_samples"]), ("gptq_epochs", gptq),
+        ("weights_bias_correction", int8["bias_correction"])) if v is not None})
+    result = export_imx500(run_dir, options, calib_data=calib_data,
+                           eval_dir=str(eval_dir) if eval_dir else None,
                            echo=lambda text: click.echo(text, err=True))
     click.echo(result.summary())
 
