@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import errno
-import hashlib
 import os
 import shutil
 from pathlib import Path
@@ -14,15 +13,11 @@ import numpy as np
 import pytest
 from conftest import assert_clean_error
 
+from benchmarks.common import tree_sha
 from flower_edge.errors import UsageError
 
 PER_CLASS = 40
 FLIP = 0.05
-
-
-def _digests(root: Path) -> dict[str, str]:
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _rows(out: Path) -> list[dict]:
@@ -76,13 +71,13 @@ def reviewed(planted, mnv2_weights, tmp_path_factory):
 
     from flower_edge.cli.main import cli
 
-    before = _digests(planted["root"])
+    before = tree_sha(planted["root"])
     out = tmp_path_factory.mktemp("out") / "review"
     args = ["data", "review", str(planted["root"]), "--run", str(planted["run"]), "--weights",
             str(mnv2_weights), "--image-size", "128", "--out", str(out)]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    assert _digests(planted["root"]) == before  # review writes nothing into the data folder
+    assert tree_sha(planted["root"]) == before  # review writes nothing into the data folder
     return out, result, before
 
 
@@ -130,7 +125,7 @@ def test_quarantine_then_undo_is_byte_identical(planted, reviewed, tmp_path, inv
     assert not any((planted["root"] / p).exists() for p in marked)
     result = invoke("data", "review", "--undo", qdir)
     assert result.exit_code == 0, result.output
-    assert _digests(planted["root"]) == before
+    assert tree_sha(planted["root"]) == before
     assert not (qdir / "quarantine.json").exists()
 
 

@@ -10,14 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks.common import tree_sha
 from flower_edge import guard
 from flower_edge.errors import UsageError
-
-
-def tree_sha(root: Path) -> dict[str, str]:
-    """sha256 of every file under `root`, by relative path (hidden files included)."""
-    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(root.rglob("*")) if p.is_file()}
 
 
 def _made(path: Path, kind: str, text: str) -> Path:

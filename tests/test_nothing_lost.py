@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error
-from test_guard import tree_sha
 
+from benchmarks.common import tree_sha
 from flower_edge import guard
 
 TRAIN = ("--model", "tiny_cnn", "--weights", "none", "--image-size", "32", "--batch-size", "32")

@@ -9,42 +9,14 @@ from pathlib import Path
 import pytest
 from conftest import assert_clean_error
 
-# A pipeline recipe small enough for tests: tiny_cnn from scratch at 64 px, two variants,
-# a short latency run, explanations on a few images.
-RECIPE = """
-[model]
-name = "tiny_cnn"
-image_size = 64
-weights = "none"
-
-[train]
-head_epochs = 2
-lr = 0.003
-
-[quantize]
-variants = ["fp32", "int8"]
-int8 = { calib_samples = 32 }
-val_samples = 32
-
-[benchmark]
-threads = [1]
-runs = 3
-warmup = 1
-gradcam_images = 2
-deletion_images = 8
-drift_images = 1
-misclassified_examples = 2
-lime_samples = 40
-"""
+from benchmarks.common import tiny_recipe, write_toml
 
 STAGES = ("train", "quantize", "benchmark", "report")
 
 
 @pytest.fixture(scope="module")
 def recipe(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("recipe") / "tiny.toml"
-    path.write_text(RECIPE)
-    return path
+    return write_toml(tmp_path_factory.mktemp("recipe") / "tiny.toml", tiny_recipe(image_size=64))
 
 
 @pytest.fixture(scope="module")
@@ -107,7 +79,7 @@ def test_failed_stage_keeps_earlier_outputs_and_rerun_continues(first_run, synth
     run = Path(shutil.copytree(first_run[0], tmp_path / "tiny"))
     model_mtime = (run / "model.keras").stat().st_mtime_ns
     changed = tmp_path / "changed.toml"  # one variant fewer: quantize and later stages are stale
-    changed.write_text(RECIPE.replace('variants = ["fp32", "int8"]', 'variants = ["fp32"]'))
+    write_toml(changed, tiny_recipe(image_size=64, variants=("fp32",)))
 
     def broken(*args, **kwargs):
         raise OSError(28, "No space left on device")
@@ -169,10 +141,12 @@ def test_foreign_folder_with_same_name_is_refused(tmp_path, recipe, synth_data, 
 
 def test_recipe_tables_are_strict(tmp_path, synth_data, invoke):
     bad = tmp_path / "bad.toml"
-    bad.write_text(RECIPE + "\n[quantize2]\nx = 1\n")
+    write_toml(bad, {**tiny_recipe(image_size=64), "quantize2": {"x": 1}})
     assert_clean_error(invoke("pipeline", "--config", bad, "--data", synth_data, "--out", tmp_path),
                        code=2, contains="quantize2")
-    bad.write_text(RECIPE.replace("runs = 3", 'runs = "three"'))
+    wrong = tiny_recipe(image_size=64)
+    wrong["benchmark"]["runs"] = "three"
+    write_toml(bad, wrong)
     assert_clean_error(invoke("pipeline", "--config", bad, "--data", synth_data, "--out", tmp_path),
                        code=2, contains="benchmark.runs")
 

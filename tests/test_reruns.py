@@ -11,41 +11,16 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error
-from test_guard import tree_sha
 
+from benchmarks.common import cli as _cli
+from benchmarks.common import tiny_recipe, tree_sha, write_toml
 from flower_edge import guard
 
-RECIPE = """
-[model]
-name = "tiny_cnn"
-image_size = 32
-weights = "none"
-
-[train]
-head_epochs = 2
-lr = 0.003
-
-[quantize]
-variants = ["fp32", "dynamic"]
-int8 = { calib_samples = 16 }
-val_samples = 16
-
-[benchmark]
-threads = [1]
-runs = 2
-warmup = 1
-gradcam_images = 2
-deletion_images = 6
-drift_images = 1
-misclassified_examples = 2
-lime_samples = 40
-"""
 ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
@@ -58,7 +33,8 @@ def piped(synth_data, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("reruns")
     recipe = root / "tiny.toml"
-    recipe.write_text(RECIPE)
+    write_toml(recipe, tiny_recipe(variants=("fp32", "dynamic"), calib_samples=16, val_samples=16, runs=2,
+                                   deletion_images=6))
     result = CliRunner().invoke(cli, ["pipeline", "--config", str(recipe), "--data", str(synth_data),
                                       "--out", str(root / "runs"), "--run-name", "r"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
@@ -85,10 +61,6 @@ def _kill_when(cmd: list[str], where: Path, pattern: str, limit: float = 300) ->
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=60)
     assert reached and proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
-
-
-def _cli(*args) -> list[str]:
-    return [sys.executable, "-m", "flower_edge.cli.main", *map(str, args)]
 
 
 def test_pipeline_force_killed_after_training_leaves_the_old_run(piped, synth_data, tmp_path, invoke):
