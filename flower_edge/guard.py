@@ -80,6 +80,21 @@ def is_kind(folder: Path, kind: str) -> bool:
     return legacy(entries)
 
 
+def run_or_bundle(path: str | os.PathLike) -> str:
+    """"bundle" or "run", for a command's RUN_OR_BUNDLE: a bundle folder by its marker (or,
+    made before markers, by its manifest), a .tflite (a bundle's own, or a bare classifier
+    with TFLite metadata); any other folder is a run, whose own checks name what it lacks."""
+    path = Path(path)
+    if path.is_file():
+        if path.suffix.lower() == ".tflite" or path.name == "manifest.json":
+            return "bundle"
+        raise UsageError(f"{path} is a file, not a run or a bundle: pass a run folder (from 'flower-edge "
+                         f"train'), a bundle folder (from 'flower-edge quantize') or a .tflite")
+    if is_kind(path, "bundle") or (path / "manifest.json").is_file():
+        return "bundle"
+    return "run"
+
+
 def _model_temp(name: str) -> bool:
     """evaluate.save_model's temp file, left behind only by a kill."""
     return name.startswith(".model.") and name.endswith(".keras")

@@ -140,7 +140,7 @@ def test_recipes_map_onto_the_config():
 def test_bundle_latency_runs_without_tensorflow(quantized_run):
     code = ("import sys; sys.modules['tensorflow'] = None; sys.modules['tf_keras'] = None\n"
             "from flower_edge.cli.main import cli\n"
-            f"cli(['benchmark', '--bundle', {str(quantized_run.bundle('int8'))!r}, '--threads', '1,2', "
+            f"cli(['benchmark', {str(quantized_run.bundle('int8'))!r}, '--threads', '1', '--threads', '2', "
             "'--runs', '3', '--warmup', '1'], prog_name='flower-edge')")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
     assert done.returncode == 0, done.stderr

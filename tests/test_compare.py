@@ -147,7 +147,7 @@ def test_compare_end_to_end_with_device_latency(runs, eval_set, tmp_path, invoke
     a, b = runs
     done = invoke("benchmark", b, *FAST, "--eval-data", eval_set)  # now on the same images as a
     assert done.exit_code == 0, done.output
-    timed = invoke("benchmark", "--bundle", a / "export" / "int8", "--json", "--threads", "1", "--runs", "3")
+    timed = invoke("benchmark", a / "export" / "int8", "--json", "--threads", "1", "--runs", "3")
     assert timed.exit_code == 0, timed.output
     device = json.loads(timed.output)
     assert device["model_sha256"] and device["gzip_mb"] > 0
@@ -243,3 +243,38 @@ def test_frontiers_and_recommendation_under_budgets():
     best, why = recommend(fresh(), Budgets(ms=1.0, mb=0.4))
     assert best is None and "nothing fits 1 ms and 0.4 MB (gzip)" in why
     assert "the fastest is small/int8 at 1.20 ms" in why and "the smallest is small/int8 at 0.50 MB" in why
+
+
+def test_compare_scores_a_bare_tflite_beside_a_run(runs, eval_set, tmp_path, invoke):
+    """Someone else's classifier (metadata, no manifest) is scored TF-free on the photos the
+    run was benchmarked on, and timed, so it is compared like a variant of a run."""
+    a, _ = runs
+    bare = tmp_path / "theirs" / "flowers.tflite"
+    bare.parent.mkdir()
+    shutil.copy(a / "export" / "int8" / "model.tflite", bare)  # quantize wrote its metadata
+    out = tmp_path / "cmp-bare"
+    done = invoke("compare", a, bare, "--out", out)
+    assert done.exit_code == 0, done.output
+    report = json.loads((out / "compare.json").read_text())
+    rows = {f"{r['run']}/{r['variant']}": r for r in report["rows"]}
+    ours, theirs = rows["a/int8"], rows["flowers.tflite/flowers"]
+    assert theirs["kind"] == "tflite" and theirs["status"] == "ok"
+    assert theirs["top1"] == ours["top1"] and theirs["latency_ms"] > 0  # the same model on the same photos
+    assert theirs["model_sha256"] == hashlib.sha256(bare.read_bytes()).hexdigest()
+    assert report["image_set"]["fingerprint"] == json.loads(
+        (a / "report" / "benchmark.json").read_text())["image_set"]["fingerprint"]
+    # only bundles (a bare .tflite and a bundle folder): --eval-data names the photos
+    only = invoke("compare", bare, a / "export" / "fp32", "--eval-data", eval_set, "--out", tmp_path / "o", "--json")
+    assert only.exit_code == 0, only.output
+    assert {r["variant"]: r["top1"] for r in json.loads(only.stdout)["rows"]}["flowers"] == ours["top1"]
+    assert_clean_error(invoke("compare", bare, "--out", tmp_path / "x"), code=2, contains="--eval-data DIR")
+    # a run scored on its own split: a bundle cannot be scored on the same photos
+    split_run = tmp_path / "split-run"
+    shutil.copytree(a, split_run)
+    bench = json.loads((split_run / "report" / "benchmark.json").read_text())
+    bench["image_set"].update(kind="split", name="test")
+    (split_run / "report" / "benchmark.json").write_text(json.dumps(bench))
+    assert_clean_error(invoke("compare", split_run, bare, "--out", tmp_path / "y"), code=2,
+                       contains="not all scored on one --eval-data folder")
+    assert_clean_error(invoke("compare", a, "--eval-data", eval_set, "--out", tmp_path / "z"), code=2,
+                       contains="--eval-data scores the BUNDLEs")

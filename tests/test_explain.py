@@ -150,7 +150,7 @@ def test_explain_cli_activation_max_by_label(invoke, tiny_run, tmp_path):
 
 def test_explain_cli_occlusion_on_int8_bundle(invoke, quantized_run, tmp_path):
     images = _test_images(quantized_run.path, 1)
-    result = invoke("explain", quantized_run.path, *images, "--method", "occlusion", "--bundle", "int8",
+    result = invoke("explain", quantized_run.path, *images, "--method", "occlusion", "--variant", "int8",
                     "--out", tmp_path)
     assert result.exit_code == 0, result.output
     assert len(list(tmp_path.glob("*_occlusion.png"))) == 1
@@ -163,7 +163,9 @@ def test_explain_cli_bad_input(invoke, tiny_run, tmp_path):
     assert_clean_error(invoke("explain", tiny_run, str(fake)), contains="not a readable image")
     assert_clean_error(invoke("explain", tiny_run, image, "--class", "99"), code=2, contains="out of range")
     assert_clean_error(invoke("explain", tiny_run, image, "--class", "orchid"), code=2, contains="label")
-    assert_clean_error(invoke("explain", tiny_run, image, "--method", "saliency", "--bundle", "int8"),
+    assert_clean_error(invoke("explain", tiny_run, image, "--method", "saliency", "--variant", "int8"),
                        code=2, contains="occlusion")
-    assert_clean_error(invoke("explain", tiny_run), code=2, contains="IMAGE")
+    assert_clean_error(invoke("explain", tiny_run), code=2, contains="PHOTO_OR_DIR")
+    assert_clean_error(invoke("explain", tiny_run, image, "--method", "occlusion", "--variant", "int9"),
+                       code=2, contains="no such exported variant")
     assert not list(tmp_path.glob("*.png"))

@@ -96,7 +96,7 @@ def test_missing_lime_is_one_line_naming_the_extra(invoke, tmp_path, monkeypatch
     from PIL import Image
 
     Image.fromarray(_patch_image(0, 0)).save(image)
-    result = invoke("explain", tmp_path, image, "--method", "lime", "--bundle", str(tmp_path))
+    result = invoke("explain", tmp_path, image, "--method", "lime", "--variant", "int8")
     line = assert_clean_error(result, code=1, contains='pip install "flower-edge[explain]"')
     assert "lime" in line.lower()
     bad = invoke("explain", tmp_path, image, "--method", "lime", "--lime-samples", "3")
@@ -104,9 +104,10 @@ def test_missing_lime_is_one_line_naming_the_extra(invoke, tmp_path, monkeypatch
 
 
 def test_lime_on_a_bundle_runs_with_tensorflow_blocked(runtime_bundles, tmp_path):
-    bundle, photo = runtime_bundles["bundles"]["int8"], runtime_bundles["paths"][0]
+    photo, run = runtime_bundles["paths"][0], tmp_path / "run"
+    shutil.copytree(runtime_bundles["bundles"]["int8"], run / "export" / "int8")  # a run's variant, TF-free
     out = tmp_path / "pictures"
-    done = cli_without_tensorflow("explain", tmp_path, photo, "--method", "lime", "--bundle", bundle,
+    done = cli_without_tensorflow("explain", run, photo, "--method", "lime", "--variant", "int8",
                                   "--lime-samples", "80", "--lime-segments", "12", "--out", out,
                                   also="'lime' in sys.modules")
     written = sorted(out.glob("*_lime.png"))

@@ -99,7 +99,7 @@ def test_a_bare_tflite_with_metadata_runs_like_its_bundle(quantized_run, runtime
     assert alone.labels == bundled.labels and alone.image_size == bundled.image_size
     batch = np.stack([bundled.preprocess(p) for p in photos])
     np.testing.assert_array_equal(alone.probabilities(batch), bundled.probabilities(batch))
-    result = invoke("benchmark", "--bundle", bare, "--threads", "1", "--runs", "2", "--warmup", "0")
+    result = invoke("benchmark", bare, "--threads", "1", "--runs", "2", "--warmup", "0")
     assert result.exit_code == 0, result.output
     assert "labels and normalization from its TFLite Model Metadata" in result.output
 
@@ -108,13 +108,13 @@ def test_a_bare_tflite_without_metadata_is_a_one_line_error(runtime_bundles, tmp
     bare = tmp_path / "model.tflite"
     shutil.copy(runtime_bundles["bundles"]["fp32"] / "model.tflite", bare)
     for args in (("predict", bare, runtime_bundles["paths"][0]),
-                 ("benchmark", "--bundle", bare, "--threads", "1", "--runs", "1")):
+                 ("benchmark", bare, "--threads", "1", "--runs", "1")):
         error = assert_clean_error(invoke(*args), contains="no TFLite Model Metadata")
         assert "manifest.json" in error and "MediaPipe Model Maker" in error
 
 
 def test_benchmark_bundle_prints_the_clients(quantized_run, invoke):
-    result = invoke("benchmark", "--bundle", quantized_run.bundle("fp32"), "--threads", "1", "--runs", "2",
+    result = invoke("benchmark", quantized_run.bundle("fp32"), "--threads", "1", "--runs", "2",
                     "--warmup", "0")
     assert result.exit_code == 0, result.output
     line = next(ln for ln in result.output.splitlines() if ln.startswith("clients:"))

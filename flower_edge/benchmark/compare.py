@@ -2,7 +2,7 @@
 
 Reads each run's report/benchmark.json (written by `flower-edge benchmark RUN
 --eval-data DIR`), refuses runs scored on different images, optionally replaces this
-machine's latency with the device's own (`benchmark --bundle B --json` files, matched by
+machine's latency with the device's own (`benchmark BUNDLE --json` files, matched by
 the model's sha256), marks the Pareto frontiers and recommends the most accurate variant
 within the budgets. Results are data (CompareReport); compare_render.py draws them.
 
@@ -251,12 +251,24 @@ def _closest(rows: list[CompareRow], budgets: Budgets) -> str:
 
 
 def compare_runs(runs: list[str | os.PathLike], budgets: Budgets = Budgets(),
-                 latency_files: list[str | os.PathLike] = (), threads: int | None = None) -> CompareReport:
-    """Read, check, merge device latency, mark frontiers and recommend. Writes nothing."""
+                 latency_files: list[str | os.PathLike] = (), threads: int | None = None,
+                 eval_data: str | os.PathLike | None = None) -> CompareReport:
+    """Read, check, merge device latency, mark frontiers and recommend. Writes nothing
+    (beyond scoring and timing each bundle among `runs`: see compare_bundles.py)."""
+    from flower_edge.benchmark.compare_bundles import bundle_benchmarks
+    from flower_edge.guard import run_or_bundle
+
     paths = list(dict.fromkeys(Path(r) for r in runs))
-    benches = {name: read_benchmark(p) for name, p in zip(_labels(paths), paths)}
+    names = dict(zip(paths, _labels(paths)))
+    bundles = {names[p]: p for p in paths if run_or_bundle(p) == "bundle"}
+    if eval_data is not None and not bundles:
+        raise UsageError("--eval-data scores the BUNDLEs compared; runs bring their own scores: drop it, "
+                         "or run 'flower-edge benchmark RUN --eval-data DIR' first")
+    run_benches = {names[p]: read_benchmark(p) for p in paths if names[p] not in bundles}
+    chosen = pick_threads(list(run_benches.values()), threads) if run_benches else (threads or 1)
+    scored = bundle_benchmarks(bundles, run_benches, eval_data, chosen)
+    benches = {names[p]: run_benches.get(names[p]) or scored[names[p]] for p in paths}
     image_set = check_same_images(benches)
-    chosen = pick_threads(list(benches.values()), threads)
     notes: list[str] = []
     rows = [row for (name, bench), path in zip(benches.items(), paths)
             for row in rows_of(name, path, bench, chosen, notes)]

@@ -61,14 +61,3 @@ class BenchmarkConfig:
                      "misclassified_examples", "neighbours"):
             if getattr(self, name) < 0:
                 raise UsageError(f"{name} must be >= 0, got {getattr(self, name)}")
-
-
-def parse_threads(text: str) -> tuple[int, ...]:
-    """'1,2,4' -> (1, 2, 4), with a one-line error naming the fix."""
-    try:
-        values = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise UsageError(f"--threads takes comma-separated integers such as 1,2,4, got '{text}'") from None
-    if not values or any(v < 1 for v in values):
-        raise UsageError(f"--threads must be positive integers such as 1,2,4, got '{text}'")
-    return values

@@ -1,5 +1,5 @@
 """Device latency for `flower-edge compare --latency FILE.json`: files written by
-`flower-edge benchmark --bundle B --json` on the Pi, matched to the compared variants by
+`flower-edge benchmark BUNDLE --json` on the Pi, matched to the compared variants by
 the sha256 of their model file (the manifest's), never by name: `int8` of two runs are
 different models, and a copied bundle is the same one."""
 
@@ -15,8 +15,8 @@ HOST = "this machine"
 
 
 def read_device_latency(path: Path) -> list[BenchmarkRow]:
-    """Rows of a `flower-edge benchmark --bundle B --json` file (one object, or a list of them)."""
-    fix = "pass the output of 'flower-edge benchmark --bundle BUNDLE --json' measured on the device"
+    """Rows of a `flower-edge benchmark BUNDLE --json` file (one object, or a list of them)."""
+    fix = "pass the output of 'flower-edge benchmark BUNDLE --json' measured on the device"
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
@@ -28,7 +28,7 @@ def read_device_latency(path: Path) -> list[BenchmarkRow]:
             raise UsageError(f"--latency {path} holds no latency measurements: {fix}")
         if not item.get("model_sha256"):
             raise UsageError(f"--latency {path} has no model_sha256 to match a variant by (measured with "
-                             f"an older flower-edge): re-run 'flower-edge benchmark --bundle BUNDLE --json' "
+                             f"an older flower-edge): re-run 'flower-edge benchmark BUNDLE --json' "
                              f"on the device with this version")
         try:
             rows.append(BenchmarkRow.from_dict(item))

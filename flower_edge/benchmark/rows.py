@@ -49,7 +49,7 @@ class BenchmarkRow:
 
     @classmethod
     def from_dict(cls, raw: dict) -> BenchmarkRow:
-        """A row from benchmark.json (or `benchmark --bundle --json`); unknown keys are
+        """A row from benchmark.json (or `benchmark BUNDLE --json`); unknown keys are
         dropped, so files from older or newer versions still load."""
         known = {f.name for f in fields(cls)}
         row = cls(**{k: v for k, v in raw.items() if k in known and k != "latency"})

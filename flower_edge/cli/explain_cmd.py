@@ -12,35 +12,39 @@ METHODS = ("gradcam", "saliency", "activation-max", "occlusion", "lime")
 
 
 @click.command("explain")
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.argument("images", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("run_dir", metavar="RUN", type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, metavar="[PHOTO_OR_DIR]...", type=click.Path(path_type=Path))
 @click.option("--method", type=click.Choice(METHODS), default="gradcam", show_default=True,
               help="gradcam, saliency (|d score/d input|), activation-max (gradient ascent), "
-                   "occlusion or lime (LIME superpixels; both need no gradients and work on --bundle).")
-@click.option("--class", "class_value", help="Class index or label to explain [each image's top class].")
-@click.option("--out", type=click.Path(path_type=Path), help="Output folder [RUN_DIR/report/explain/METHOD].")
-@click.option("--bundle", help="Explain a TFLite variant of the run (e.g. int8) or a bundle folder; "
-                               "occlusion and lime only.")
+                   "occlusion or lime (LIME superpixels; both need no gradients and work on --variant).")
+@click.option("--class", "class_value", metavar="INDEX|LABEL",
+              help="Class index or label to explain [default: each photo's top class].")
+@click.option("--out", type=click.Path(path_type=Path), metavar="DIR",
+              help="Output folder [default: RUN/report/explain/METHOD].")
+@click.option("--variant", metavar="NAME",
+              help="Explain this exported TFLite variant of the run (e.g. int8, int8-pruned75) instead of "
+                   "its Keras model; occlusion and lime only, TF-free.")
 @click.option("--lime-samples", type=click.IntRange(50, 100_000), default=DEFAULT_SAMPLES, show_default=True,
               help="LIME: perturbed copies per image (one forward pass each).")
 @click.option("--lime-segments", type=click.IntRange(4, 1000), default=DEFAULT_SEGMENTS, show_default=True,
               help="LIME: SLIC superpixels to ask for.")
-def explain_cmd(run_dir, images, method, class_value, out, bundle, lime_samples, lime_segments) -> None:
-    """Explain what a run's model looks at in IMAGE(s), as PNG pictures.
+def explain_cmd(run_dir, images, method, class_value, out, variant, lime_samples, lime_segments) -> None:
+    """Explain what a run's model looks at in photos (files or folders), as PNG pictures.
 
     \b
     Example:
       flower-edge explain artifacts/mnv2 rose.jpg tulip.jpg --method gradcam
       flower-edge explain artifacts/mnv2 rose.jpg --method saliency --class rose
       flower-edge explain artifacts/mnv2 --method activation-max --class 3
-      flower-edge explain artifacts/mnv2 rose.jpg --method occlusion --bundle int8
-      flower-edge explain artifacts/mnv2 rose.jpg --method lime --bundle int8
+      flower-edge explain artifacts/mnv2 rose.jpg --method occlusion --variant int8
+      flower-edge explain artifacts/mnv2 rose.jpg --method lime --variant int8
     """
     from flower_edge.explain.run import explain
+    from flower_edge.runtime.files import expand_inputs
 
     settings = LimeSettings(samples=lime_samples, segments=lime_segments)
     with _guarded(out, run_dir):
-        for path in explain(run_dir, [str(p) for p in images], method, class_value, out, bundle, settings):
+        for path in explain(run_dir, [str(p) for p in expand_inputs(images)], method, class_value, out, variant, settings):
             click.echo(path)
 
 

@@ -15,23 +15,23 @@ from flower_edge.runtime.transforms import load_for_model
 
 
 def explain(run_dir: str | os.PathLike, images: list[str], method: str, class_value: str | None = None,
-            out: str | os.PathLike | None = None, bundle: str | None = None,
+            out: str | os.PathLike | None = None, variant: str | None = None,
             lime_settings: LimeSettings = LimeSettings()) -> list[str]:
     """Write explanation PNGs for `images`; returns their paths."""
     if method not in METHODS:
         raise UsageError(f"unknown --method '{method}' (choose one of {', '.join(METHODS)})")
-    if bundle is not None and method not in PREDICTION_MAPS:
-        raise UsageError(f"--method {method} needs gradients, which a .tflite bundle has not; "
-                         f"use --method occlusion or lime with --bundle, or drop --bundle")
+    if variant is not None and method not in PREDICTION_MAPS:
+        raise UsageError(f"--method {method} needs gradients, which a .tflite variant has not; "
+                         f"use --method occlusion or lime with --variant, or drop --variant")
     if method == "lime":
         import_lime()  # a missing package is one line before any model is loaded
     if not images and method != "activation-max":
-        raise UsageError(f"pass at least one IMAGE to explain with --method {method}")
+        raise UsageError(f"pass at least one PHOTO_OR_DIR to explain with --method {method}")
     run = RunDir(Path(run_dir))
-    suffix = f"-{Path(bundle).name}" if bundle else ""
+    suffix = f"-{variant}" if variant else ""
     folder = Path(out) if out else run.report / "explain" / f"{method}{suffix}"
-    if bundle is not None:
-        return _bundle(run, images, class_value, folder, bundle, method, lime_settings)
+    if variant is not None:
+        return _bundle(run, images, class_value, folder, variant, method, lime_settings)
     from flower_edge.explain.load import open_run, resolve_class
 
     loaded = open_run(run.path)
@@ -123,13 +123,17 @@ def _activation_max(loaded, pictures, cls, folder: Path) -> list[str]:
     return written
 
 
-def _bundle(run: RunDir, paths, class_value, folder: Path, bundle: str, method: str,
+def _bundle(run: RunDir, paths, class_value, folder: Path, variant: str, method: str,
             settings: LimeSettings) -> list[str]:
-    """Occlusion or LIME on a .tflite bundle through the TF-free runtime."""
+    """Occlusion or LIME on a run's .tflite variant through the TF-free runtime."""
     from flower_edge.explain.load import resolve_class
     from flower_edge.runtime.predictor import Predictor
 
-    location = Path(bundle) if Path(bundle).is_dir() else run.bundle(bundle)
+    location = run.bundle(variant)
+    if location not in run.bundles():
+        names = ", ".join(p.name for p in run.bundles()) or "none yet"
+        raise UsageError(f"--variant {variant}: {run.path} has no such exported variant (it has: {names}); "
+                         f"export it with 'flower-edge quantize {run.path}'")
     predictor = Predictor(location)
     cls = resolve_class(class_value, predictor.labels)
     pictures = np.stack([load_for_model(p, predictor.image_size) for p in paths])

@@ -1,6 +1,6 @@
 """TF-free latency of a bundle: load time, median/p90 invoke time, peak memory.
 
-Used by `flower-edge benchmark --bundle` on the Pi itself. Timing covers
+Used by `flower-edge benchmark BUNDLE` on the Pi itself. Timing covers
 `set_tensor + invoke + get_tensor` on a fixed random image (preprocessing is
 not timed). Memory is read from /proc/self/status on Linux:
 
