@@ -14,15 +14,13 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import re
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
-from common import cli, load_average, photos
+from common import load_average, photos
 
 HOST = "127.0.0.1"
 
@@ -41,21 +39,12 @@ def predict_rate(bundle: str, paths: list[Path], seconds: float, threads) -> flo
 
 
 def start_server(bundle: str, workers: int, threads, http_threads: int, server: str = "serve"):
-    if server != "serve":  # waitress with its default limits, as before the connection guard
-        from bench_serve_flood import start_server as start_other
+    """`serve` with these workers and threads, or waitress with its default limits (as
+    before the connection guard): bench_serve_flood's launcher, which reads the port."""
+    from bench_serve_flood import start_server as start
 
-        return start_other(bundle, server)
-    cmd = cli("serve", bundle, "--host", HOST, "--port", "0", "--workers", workers, "--http-threads", http_threads)
-    if threads:
-        cmd += ["--threads", str(threads)]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-    line = proc.stderr.readline()
-    match = re.search(rf"http://{re.escape(HOST)}:(\d+)/", line)
-    if not match:
-        proc.kill()
-        raise SystemExit(f"server did not start: {line.strip()} {proc.stderr.read()[-500:]}")
-    threading.Thread(target=proc.stderr.read, daemon=True).start()  # drain its log
-    return proc, int(match.group(1))
+    extra = ["--workers", workers, "--http-threads", http_threads, *(["--threads", threads] if threads else [])]
+    return start(bundle, server, extra)
 
 
 def client(port: int, bodies: list[tuple[str, bytes]], deadline: float, budget, out: list):
