@@ -9,7 +9,7 @@ or builds MobileNetV2 itself (ImageNet base from ../shared/weights when present,
 int8 calibrated on ../shared/data/flowers5 photos when present), converts both
 variants with flower_edge.quantize and times them:
 
-    python benchmarks/bench_int8_vs_fp32.py --model mobilenet_v2 --size 224
+    python benchmarks/bench_int8_vs_fp32.py --backbone mobilenet_v2 --size 224
 
 The two interpreters are timed in alternating blocks, so a noisy neighbour on
 the machine slows both alike. Prints the medians, p90s and the fp32/int8 ratio;
@@ -87,7 +87,7 @@ def time_alternating(bundles: dict[str, Path], runs: int, warmup: int, blocks: i
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--run", help="a run dir whose export/ has fp32 and int8 bundles")
-    parser.add_argument("--model", default="mobilenet_v2")
+    parser.add_argument("--backbone", default="mobilenet_v2", help="a backbone of the ModelSpec registry")
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--weights", default=str(WEIGHTS) if WEIGHTS.is_file() else "none")
     parser.add_argument("--calib", type=int, default=64, help="calibration images for int8")
@@ -99,8 +99,8 @@ def main() -> int:
             bundles = {name: Path(args.run) / "export" / name for name in ("fp32", "int8")}
             source = args.run
         else:
-            bundles = build_bundles(args.model, args.size, args.weights, args.calib, Path(tmp))
-            source = f"{args.model}@{args.size} (weights: {Path(args.weights).name})"
+            bundles = build_bundles(args.backbone, args.size, args.weights, args.calib, Path(tmp))
+            source = f"{args.backbone}@{args.size} (weights: {Path(args.weights).name})"
         ms = time_alternating(bundles, args.runs, args.warmup)
         sizes = {name: (path / "model.tflite").stat().st_size / 2**20 for name, path in bundles.items()}
     print(f"{source}: batch 1, 1 thread, {len(ms['fp32'])} invokes each, alternating blocks")

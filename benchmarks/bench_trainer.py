@@ -1,7 +1,7 @@
 """Is training input-bound? img/s of the real pipeline + train step vs the same step
 fed synthetic tensors, measured in one run. Goal: ratio >= 0.9.
 
-    python benchmarks/bench_trainer.py --data ../shared/data/flowers5 --model mobilenet_v2 --size 128
+    python benchmarks/bench_trainer.py --data ../shared/data/flowers5 --backbone mobilenet_v2 --size 128
 
 The real pipeline is the trainer's own (decode, resize, cache, shuffle, augment,
 prefetch), warmed for one full epoch so the cache is filled, as in epochs 2+.
@@ -28,7 +28,7 @@ def _timed_fit(model, dataset, steps: int, repeats: int, batch: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", default="../shared/data/flowers5")
-    parser.add_argument("--model", default="mobilenet_v2")
+    parser.add_argument("--backbone", default="mobilenet_v2", help="a backbone of the ModelSpec registry")
     parser.add_argument("--size", type=int, default=128)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=20)
@@ -48,7 +48,7 @@ def main() -> None:
 
     cfg = resolve(from_mapping(RunConfig, {
         "data": {"path": args.data, "batch_size": args.batch_size},
-        "model": {"name": args.model, "image_size": args.size, "weights": "none"},
+        "model": {"name": args.backbone, "image_size": args.size, "weights": "none"},
         "train": {"head_epochs": 1, "finetune_epochs": 1}}))
     splits = load_splits(cfg)
     n_cls = len(splits.classes)
@@ -69,13 +69,13 @@ def main() -> None:
 
     real_ips = _timed_fit(model, real, args.steps, args.repeats, args.batch_size)
     synth_ips = _timed_fit(model, synthetic, args.steps, args.repeats, args.batch_size)
-    result = {"model": args.model, "size": args.size, "batch": args.batch_size,
+    result = {"model": args.backbone, "size": args.size, "batch": args.batch_size,
               "phase": args.phase, "real_img_s": round(real_ips, 1),
               "synthetic_img_s": round(synth_ips, 1), "ratio": round(real_ips / synth_ips, 3)}
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{args.model}@{args.size} batch {args.batch_size} phase {args.phase}: "
+        print(f"{args.backbone}@{args.size} batch {args.batch_size} phase {args.phase}: "
               f"real pipeline {real_ips:.1f} img/s, synthetic {synth_ips:.1f} img/s, "
               f"ratio {real_ips / synth_ips:.3f} (goal >= 0.9)")
 
