@@ -20,14 +20,14 @@ def _data_dir(request) -> Path:
 
 
 def train_run(out: Path, name: str, data_dir: Path, **tables):
-    """Train in-process from {'data': {...}, 'model': {...}, 'train': {...}}; returns the RunDir."""
+    """Train in-process into the run folder OUT/NAME from {'data': {...}, 'model': {...}, 'train': {...}}; returns the RunDir."""
     from flower_edge.config import from_mapping
     from flower_edge.train.config import RunConfig
     from flower_edge.train.trainer import start_run
 
     mapping = {"data": {"path": str(data_dir), **tables.get("data", {})},
                "model": tables.get("model", {}), "train": tables.get("train", {})}
-    return start_run(from_mapping(RunConfig, mapping), out=str(out), run_name=name)
+    return start_run(from_mapping(RunConfig, mapping), out=str(out / name))
 
 
 @pytest.fixture(scope="session")

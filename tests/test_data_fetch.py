@@ -129,7 +129,7 @@ def test_oxford102_fetch_checks_md5(server, tmp_path, oxford102_meta):
 
 def test_cli_wrong_md5_leaves_nothing(invoke, server, tmp_path):
     server.data["102flowers.tgz"] = _tgz({"jpg/image_00001.jpg": _jpeg()})
-    line = assert_clean_error(invoke("data", "fetch", "oxford102", "--dest", tmp_path / "ox",
+    line = assert_clean_error(invoke("data", "fetch", "oxford102", "--out", tmp_path / "ox",
                                      "--base-url", server.url), contains="checksum mismatch")
     assert "52808999861908f626f3c1f4e79d11fa" in line
     assert list(tmp_path.iterdir()) == []
@@ -137,7 +137,7 @@ def test_cli_wrong_md5_leaves_nothing(invoke, server, tmp_path):
 
 def test_cli_tar_with_dotdot_member(invoke, server, tmp_path):
     server.data["flower_photos.tgz"] = _flower_photos({"flower_photos/../../evil.txt": b"x"})
-    assert_clean_error(invoke("data", "fetch", "tf_flowers", "--dest", tmp_path / "f", "--base-url",
+    assert_clean_error(invoke("data", "fetch", "tf_flowers", "--out", tmp_path / "f", "--base-url",
                               server.url), contains="member 'flower_photos/../../evil.txt'")
     assert list(tmp_path.iterdir()) == [] and not (tmp_path.parent / "evil.txt").exists()
 
@@ -165,7 +165,7 @@ def test_cli_offline(invoke, tmp_path, monkeypatch):
         raise urllib.error.URLError("[Errno -3] Temporary failure in name resolution")
 
     monkeypatch.setattr(urllib.request, "urlopen", offline)
-    line = assert_clean_error(invoke("data", "fetch", "tf_flowers", "--dest", tmp_path / "f"),
+    line = assert_clean_error(invoke("data", "fetch", "tf_flowers", "--out", tmp_path / "f"),
                               contains="check your internet connection")
     assert "storage.googleapis.com" in line
     assert list(tmp_path.iterdir()) == []
@@ -174,6 +174,6 @@ def test_cli_offline(invoke, tmp_path, monkeypatch):
 def test_cli_refuses_non_empty_dest(invoke, tmp_path):
     (tmp_path / "f").mkdir()
     (tmp_path / "f" / "mine.txt").write_text("keep me")
-    assert_clean_error(invoke("data", "fetch", "tf_flowers", "--dest", tmp_path / "f"), code=2,
+    assert_clean_error(invoke("data", "fetch", "tf_flowers", "--out", tmp_path / "f"), code=2,
                        contains="not empty")
     assert (tmp_path / "f" / "mine.txt").read_text() == "keep me"

@@ -68,7 +68,7 @@ def test_synthetic_set_is_learnable_by_a_tiny_cnn(synth_data):
 
 
 def test_cli_synth_then_inspect_round_trips(invoke, tmp_path):
-    result = invoke("data", "synth", tmp_path / "s", "--classes", 3, "--per-class", 5, "--size", 32,
+    result = invoke("data", "synth", "--out", tmp_path / "s", "--classes", 3, "--per-class", 5, "--size", 32,
                     "--seed", 1)
     assert result.exit_code == 0, result.output
     report = json.loads(invoke("data", "inspect", tmp_path / "s", "--json").stdout)
@@ -77,7 +77,7 @@ def test_cli_synth_then_inspect_round_trips(invoke, tmp_path):
     assert all(sum(n.values()) == 5 for n in report["per_class"].values())
     assert report["sizes"]["min_width"] == report["sizes"]["max_height"] == 32
     before = _files(tmp_path / "s")
-    assert invoke("data", "synth", tmp_path / "s", "--classes", 3, "--per-class", 5, "--size", 32,
+    assert invoke("data", "synth", "--out", tmp_path / "s", "--classes", 3, "--per-class", 5, "--size", 32,
                   "--seed", 1).exit_code == 0
     assert _files(tmp_path / "s") == before
 
@@ -95,7 +95,7 @@ def test_cli_inspect_flowers5_reports_5_by_100(invoke, flowers5):
 
 
 def test_cli_bad_synth_args(invoke, tmp_path):
-    assert_clean_error(invoke("data", "synth", tmp_path / "s", "--classes", 1), code=2,
+    assert_clean_error(invoke("data", "synth", "--out", tmp_path / "s", "--classes", 1), code=2,
                        contains="'--classes': 1 is not in the range 2<=x<=100")
     assert not (tmp_path / "s").exists()
 

@@ -48,7 +48,7 @@ def students(teacher, tmp_path_factory):
     alone = train_run(out, "alone", data, **tables)
     cfg = from_mapping(RunConfig, {"data": {"path": data, "batch_size": 32}, **tables,
                                    "distill": {"teacher": str(teacher), "alpha": 0.0, "temperature": 2.0}})
-    return alone.path, distill_run(cfg, out=str(out), run_name="kd").path
+    return alone.path, distill_run(cfg, out=str(out / "kd")).path
 
 
 def test_distilled_student_is_closer_to_the_teacher(students, teacher):
@@ -119,14 +119,13 @@ def test_unlabeled_rows_carry_only_the_teacher(tiny_run, flowers5, tmp_path):
 
 def test_bad_teacher_is_one_line(invoke, tmp_path):
     (tmp_path / "notarun").mkdir()
-    result = invoke("distill", "--teacher", str(tmp_path / "notarun"), "--model", "tiny_cnn")
+    result = invoke("distill", "--teacher", str(tmp_path / "notarun"), "--backbone", "tiny_cnn")
     assert result.exit_code == 2
     assert "finished run" in result.output and "Traceback" not in result.output
 
 
 def test_student_never_replaces_its_teacher(invoke, teacher):
     before = (teacher / "model.keras").read_bytes()
-    result = invoke("distill", "--teacher", str(teacher), "--model", "tiny_cnn", "--out", str(teacher.parent),
-                    "--run-name", teacher.name, "--force")
+    result = invoke("distill", "--teacher", str(teacher), "--backbone", "tiny_cnn", "--out", str(teacher), "--force")
     assert result.exit_code == 2 and "replace its teacher" in result.output
     assert (teacher / "model.keras").read_bytes() == before

@@ -20,9 +20,9 @@ TIMEOUT = 240
 
 
 def _args(data, out: Path, epochs: int) -> list:
-    return ["--data", data, "--model", "tiny_cnn", "--weights", "none", "--image-size", "32",
+    return ["--data", data, "--backbone", "tiny_cnn", "--weights", "none", "--image-size", "32",
             "--batch-size", "32", "--epochs", str(epochs), "--schedule", "constant",
-            "--out", out, "--run-name", "mw"]
+            "--out", out / "mw"]
 
 
 def _finish(procs, logs: Path) -> list[str]:

@@ -7,24 +7,20 @@ import errno
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error
 
-from benchmarks.common import tree_sha
+from benchmarks.common import kill_when, tree_sha
 from flower_edge import guard
 
-TRAIN = ("--model", "tiny_cnn", "--weights", "none", "--image-size", "32", "--batch-size", "32")
+TRAIN = ("--backbone", "tiny_cnn", "--weights", "none", "--image-size", "32", "--batch-size", "32")
 
 
 def _train_args(data, out, name, epochs=1, *extra):
-    return ["train", "--data", data, *TRAIN, "--epochs", str(epochs), "--out", out,
-            "--run-name", name, *extra]
+    return ["train", "--data", data, *TRAIN, "--epochs", str(epochs), "--out", out / name, *extra]
 
 
 @pytest.fixture(scope="module")
@@ -126,20 +122,8 @@ def test_forced_rerun_killed_midway_keeps_the_old_run(old_run, synth_data, invok
     before = tree_sha(old_run)
     cmd = [sys.executable, "-m", "flower_edge.cli.main",
            *map(str, _train_args(synth_data, old_run.parent, "r", 40, "--force"))]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            env={**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"})
-    deadline = time.monotonic() + 180
-    staged = []
-    try:
-        while time.monotonic() < deadline and proc.poll() is None:
-            staged = [p for p in old_run.parent.glob(".r.new-*") if (p / "checkpoints" / "state.json").is_file()]
-            if staged:
-                break
-            time.sleep(0.02)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(timeout=30)
-    assert staged and proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    killed = kill_when(cmd, old_run.parent, ".r.new-*/checkpoints/state.json", limit=180)
+    assert killed.status == "killed", killed.stderr  # killed once the new run committed an epoch
     assert tree_sha(old_run) == before  # every file of the old run, byte for byte
     # The next forced run sweeps the dead writer's staging folder and replaces the run.
     result = invoke(*_train_args(synth_data, old_run.parent, "r", 1, "--force"))
@@ -180,7 +164,7 @@ def test_explain_out_never_writes_into_a_foreign_folder(synth_data, tmp_path, in
 
 def test_data_synth_replaces_only_its_own_set(tmp_path, invoke):
     dest = tmp_path / "synth"
-    args = ["data", "synth", dest, "--classes", "2", "--per-class", "2", "--size", "16"]
+    args = ["data", "synth", "--out", dest, "--classes", "2", "--per-class", "2", "--size", "16"]
     assert invoke(*args, "--seed", "1").exit_code == 0
     first = tree_sha(dest)
     assert invoke(*args, "--seed", "2").exit_code == 0
@@ -188,7 +172,7 @@ def test_data_synth_replaces_only_its_own_set(tmp_path, invoke):
     assert _siblings(dest) == ["synth"]
     mine = _foreign_photos(tmp_path / "photos")
     before = tree_sha(mine)
-    assert_clean_error(invoke("data", "synth", mine, "--size", "16"), code=2, contains="not a synthetic")
+    assert_clean_error(invoke("data", "synth", "--out", mine, "--size", "16"), code=2, contains="not a synthetic")
     assert tree_sha(mine) == before
 
 
@@ -202,7 +186,7 @@ def _foreign_photos(folder: Path) -> Path:
 def test_data_fetch_dest_is_never_a_folder_with_files(tmp_path, invoke):
     mine = _foreign_photos(tmp_path / "photos")
     before = tree_sha(mine)
-    assert_clean_error(invoke("data", "fetch", "tf_flowers", "--dest", mine), code=2, contains="not empty")
+    assert_clean_error(invoke("data", "fetch", "tf_flowers", "--out", mine), code=2, contains="not empty")
     assert tree_sha(mine) == before and _siblings(mine) == ["photos"]
 
 
@@ -210,12 +194,12 @@ def test_pipeline_refuses_data_and_foreign_folders(synth_data, tmp_path, invoke)
     data = Path(shutil.copytree(synth_data, tmp_path / "flowers"))
     before = tree_sha(data)
     for out, name in ((tmp_path, "flowers"), (data, "run")):
-        result = invoke("pipeline", "--data", data, *TRAIN[:6], "--out", out, "--run-name", name, "--force")
+        result = invoke("pipeline", "--data", data, *TRAIN[:6], "--out", out / name, "--force")
         assert_clean_error(result, code=2, contains="data folder")
     assert tree_sha(data) == before
     mine = _foreign_photos(tmp_path / "runs" / "p")
     before = tree_sha(mine)
-    result = invoke("pipeline", "--data", data, *TRAIN[:6], "--out", mine.parent, "--run-name", "p", "--force")
+    result = invoke("pipeline", "--data", data, *TRAIN[:6], "--out", mine.parent / "p", "--force")
     assert_clean_error(result, code=2, contains="not a flower-edge run")
     assert tree_sha(mine) == before
 

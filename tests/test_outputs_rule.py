@@ -14,7 +14,7 @@ from test_guard import tree_sha
 
 from flower_edge import guard
 
-TINY = ("--model", "tiny_cnn", "--weights", "none", "--image-size", "32", "--epochs", "1")
+TINY = ("--backbone", "tiny_cnn", "--weights", "none", "--image-size", "32", "--epochs", "1")
 
 
 @pytest.fixture()
@@ -34,19 +34,21 @@ def _image(data: Path) -> Path:
     return next(data.rglob("*.png"))
 
 
-# How each command with an --out is called: (args for a run ROOT + NAME) or (args for a folder).
+# How each command with an --out is called (--out is the folder it writes, itself): a run...
 RUN_STYLE = {
-    ("train",): lambda d, r, root, name: ["train", "--data", d, *TINY, "--out", root, "--run-name", name, "--force"],
-    ("distill",): lambda d, r, root, name: ["distill", "--teacher", r, *TINY, "--out", root, "--run-name", name,
-                                            "--force"],
-    ("pipeline",): lambda d, r, root, name: ["pipeline", "--data", d, *TINY[:6], "--out", root, "--run-name", name,
-                                             "--force"],
+    ("train",): lambda d, r, out: ["train", "--data", d, *TINY, "--out", out, "--force"],
+    ("distill",): lambda d, r, out: ["distill", "--teacher", r, *TINY, "--out", out, "--force"],
+    ("pipeline",): lambda d, r, out: ["pipeline", "--data", d, *TINY[:6], "--out", out, "--force"],
 }
+# ... or another folder.
 FOLDER_STYLE = {
     ("explain",): lambda d, r, out: ["explain", r, _image(d), "--out", out],
     ("compare",): lambda d, r, out: ["compare", r, "--out", out],
     ("demo",): lambda d, r, out: ["demo", "--out", out, "--force"],
     ("data", "review"): lambda d, r, out: ["data", "review", d, "--out", out],
+    ("data", "synth"): lambda d, r, out: ["data", "synth", "--out", out, "--classes", "2", "--per-class", "2",
+                                          "--size", "16"],
+    ("data", "fetch"): lambda d, r, out: ["data", "fetch", "tf_flowers", "--out", out],
 }
 
 
@@ -88,10 +90,7 @@ def test_no_command_writes_into_or_around_the_data(world, invoke, command, where
     data, run = world
     before = tree_sha(tmp_path / "photos")
     target = {"is": data, "inside": data / "newclass", "contains": data.parent}[where]
-    if command in RUN_STYLE:
-        args = RUN_STYLE[command](data, run, target.parent, target.name)
-    else:
-        args = FOLDER_STYLE[command](data, run, target)
+    args = {**RUN_STYLE, **FOLDER_STYLE}[command](data, run, target)
     result = invoke(*args)
     line = assert_clean_error(result, code=2)
     assert "data" in line, line
@@ -116,7 +115,7 @@ def test_train_out_another_dataset_is_refused(world, synth_data, invoke, tmp_pat
     other = Path(shutil.copytree(data, tmp_path / "eval-set"))
     before = tree_sha(other)
     for root, name in ((other, "run"), (other.parent, other.name)):
-        result = invoke("train", "--data", synth_data, *TINY, "--out", root, "--run-name", name, "--force")
+        result = invoke("train", "--data", synth_data, *TINY, "--out", root / name, "--force")
         assert_clean_error(result, code=2, contains="labelled photos")
     assert tree_sha(other) == before
 
@@ -142,7 +141,7 @@ def test_users_config_split_model_folder_is_not_a_run(synth_data, tmp_path, invo
         (mine / name).write_text(f"my {name}")
     before = tree_sha(mine)
     assert not guard.is_kind(mine, "run")
-    result = invoke("train", "--data", synth_data, *TINY, "--out", mine.parent, "--run-name", "mine", "--force")
+    result = invoke("train", "--data", synth_data, *TINY, "--out", mine.parent / "mine", "--force")
     assert_clean_error(result, code=2, contains="not made by flower-edge")
     assert tree_sha(mine) == before
 

@@ -28,13 +28,13 @@ def first_run(recipe, synth_data, tmp_path_factory):
 
     out = tmp_path_factory.mktemp("pipeline")
     result = CliRunner().invoke(cli, ["pipeline", "--config", str(recipe), "--data", str(synth_data),
-                                      "--out", str(out), "--run-name", "tiny"], catch_exceptions=False)
+                                      "--out", str(out / "tiny")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out / "tiny", result.output
 
 
 def _args(recipe, data, run: Path, *extra):
-    return ("pipeline", "--config", recipe, "--data", data, "--out", run.parent, "--run-name", run.name, *extra)
+    return ("pipeline", "--config", recipe, "--data", data, "--out", run, *extra)
 
 
 def test_first_run_writes_every_stage(first_run):
@@ -61,13 +61,14 @@ def test_second_run_skips_every_stage(first_run, recipe, synth_data, invoke):
 
 
 def test_library_reports_stage_results(first_run, recipe, synth_data):
-    from flower_edge.pipeline.config import load_pipeline_recipe, merge
+    from flower_edge.config import merge_tables
+    from flower_edge.pipeline.config import load_pipeline_recipe
     from flower_edge.pipeline.run import run_pipeline
 
     run, _ = first_run
-    cfg = merge(load_pipeline_recipe(recipe), {"data": {"path": str(synth_data)}})
+    cfg = merge_tables(load_pipeline_recipe(recipe), {"data": {"path": str(synth_data)}})
     lines = []
-    result = run_pipeline(cfg, str(run.parent), run.name, echo=lines.append)
+    result = run_pipeline(cfg, str(run), echo=lines.append)
     assert [(s.stage, s.status) for s in result.stages] == [(s, "skipped") for s in STAGES]
     assert len(lines) == 4
 
@@ -116,15 +117,16 @@ def test_force_reruns_up_to_date_stages(first_run, recipe, synth_data, tmp_path,
 
 def test_interrupted_training_is_resumed(first_run, recipe, synth_data, tmp_path):
     """A run whose training stopped after its last epoch (no model.keras yet) resumes, not restarts."""
-    from flower_edge.pipeline.config import load_pipeline_recipe, merge
+    from flower_edge.config import merge_tables
+    from flower_edge.pipeline.config import load_pipeline_recipe
     from flower_edge.pipeline.run import run_pipeline
 
     run = Path(shutil.copytree(first_run[0], tmp_path / "tiny"))
     history = (run / "history.csv").read_text()
     for name in ("model.keras", "metrics.json"):
         (run / name).unlink()
-    cfg = merge(load_pipeline_recipe(recipe), {"data": {"path": str(synth_data)}})
-    result = run_pipeline(cfg, str(run.parent), run.name, echo=lambda line: None, until="train")
+    cfg = merge_tables(load_pipeline_recipe(recipe), {"data": {"path": str(synth_data)}})
+    result = run_pipeline(cfg, str(run), echo=lambda line: None, until="train")
     assert result.status("train") == "resumed"
     assert (run / "model.keras").is_file()
     assert (run / "history.csv").read_text() == history  # no epoch trained twice
@@ -135,7 +137,7 @@ def test_foreign_folder_with_same_name_is_refused(tmp_path, recipe, synth_data, 
     taken.mkdir(parents=True)
     (taken / "notes.txt").write_text("mine")
     result = invoke(*_args(recipe, synth_data, taken))
-    assert_clean_error(result, code=2, contains="--run-name")
+    assert_clean_error(result, code=2, contains="choose another --out")
     assert (taken / "notes.txt").read_text() == "mine"
 
 

@@ -139,10 +139,10 @@ def test_train_cli_levers_and_a_run_that_ends_on_its_weight_mean(invoke, flowers
     from flower_edge.train import checkpoint
     from flower_edge.train.averaging import read_mean
 
-    result = invoke("train", "--data", flowers5, "--model", "tiny_cnn", "--weights", "none",
+    result = invoke("train", "--data", flowers5, "--backbone", "tiny_cnn", "--weights", "none",
                     "--image-size", "32", "--epochs", "3", "--zoom", "1.0", "1.5", "--mixup", "0.2",
                     "--color", "0.3", "--swa-epochs", "2", "--schedule", "constant", "--finetune-lr", "3e-5",
-                    "--out", tmp_path, "--run-name", "r")
+                    "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     run = RunDir(tmp_path / "r")
     text = run.config.read_text()
@@ -157,8 +157,8 @@ def test_train_cli_levers_and_a_run_that_ends_on_its_weight_mean(invoke, flowers
     for name in (state["checkpoint"], "best"):
         checkpoint.load_weights(run, name, saved)
         assert any(not np.allclose(a, b, atol=1e-6) for a, b in zip(saved.get_weights(), mean))
-    bad = invoke("train", "--data", flowers5, "--model", "tiny_cnn", "--weights", "none",
-                 "--epochs", "1", "--zoom", "1.5", "1.0", "--out", tmp_path, "--run-name", "bad")
+    bad = invoke("train", "--data", flowers5, "--backbone", "tiny_cnn", "--weights", "none",
+                 "--epochs", "1", "--zoom", "1.5", "1.0", "--out", tmp_path / "bad")
     assert_clean_error(bad, contains="zoom")
 
 
@@ -189,19 +189,21 @@ def test_predict_cli_tta(invoke, runtime_bundles):
 
 
 def test_cli_flags_map_onto_the_config():
-    from flower_edge.cli.train_cmd import _config, train_cmd
+    from flower_edge.cli.options import apply_training_flags
+    from flower_edge.cli.train_cmd import train_cmd
+    from flower_edge.train.config import RunConfig
 
-    ctx = train_cmd.make_context("train", ["--data", "x", "--split", "0.9,0.05,0.05",
+    ctx = train_cmd.make_context("train", ["--data", "x", "--split-fractions", "0.9,0.05,0.05",
                                            "--layer-lr-ratio", "0.2"])
     flags = {k: v for k, v in ctx.params.items()
-             if k not in ("recipe", "out", "run_name", "resume", "force", "lr_find")}
-    cfg = _config(None, flags)
+             if k not in ("recipe", "out", "resume", "force", "lr_find")}
+    cfg = apply_training_flags(RunConfig(), flags)
     assert cfg.data.fractions == (0.9, 0.05, 0.05)
     assert cfg.train.layer_lr_ratio == 0.2
 
 
-@pytest.mark.parametrize("args, fix", [(["--split", "0.8,0.3,0.1"], "summing to 1"),
-                                       (["--split", "a,b"], "three fractions"),
+@pytest.mark.parametrize("args, fix", [(["--split-fractions", "0.8,0.3,0.1"], "summing to 1"),
+                                       (["--split-fractions", "a,b"], "three fractions"),
                                        (["--layer-lr-ratio", "0"], "layer-lr-ratio")])
 def test_bad_flags_are_one_line_errors(args, fix):
     from click.testing import CliRunner

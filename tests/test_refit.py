@@ -9,7 +9,7 @@ import shutil
 
 import pytest
 
-TINY = ["--model", "tiny_cnn", "--weights", "none", "--image-size", "32", "--epochs", "3", "--seed", "0"]
+TINY = ["--backbone", "tiny_cnn", "--weights", "none", "--image-size", "32", "--epochs", "3", "--seed", "0"]
 
 
 def _history(path):
@@ -29,7 +29,7 @@ def refit_run(synth_data, tmp_path_factory):
     from flower_edge.cli.main import cli
 
     out = tmp_path_factory.mktemp("refit")
-    args = ["train", "--data", str(synth_data), *TINY, "--out", str(out), "--run-name", "r", "--refit"]
+    args = ["train", "--data", str(synth_data), *TINY, "--out", str(out / "r"), "--refit"]
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return out / "r", result.stderr
@@ -91,12 +91,12 @@ def test_derive_refit_all_from_a_finished_run(synth_data, refit_run, tmp_path, i
     """A refit derived from a plain run equals train --refit's; 'all' holds nothing out."""
     from flower_edge.train.trainer import derive_refit
 
-    result = invoke("train", "--data", synth_data, *TINY, "--out", tmp_path, "--run-name", "plain")
+    result = invoke("train", "--data", synth_data, *TINY, "--out", tmp_path / "plain")
     assert result.exit_code == 0, result.output
-    derived = derive_refit(str(tmp_path / "plain"), "val", str(tmp_path), "derived").path
+    derived = derive_refit(str(tmp_path / "plain"), "val", str(tmp_path / "derived")).path
     assert [r["loss"] for r in _history(derived / "history.csv")] == \
         [r["loss"] for r in _history(refit_run[0] / "history.csv")]
-    everything = derive_refit(str(tmp_path / "plain"), "all", str(tmp_path), "all").path
+    everything = derive_refit(str(tmp_path / "plain"), "all", str(tmp_path / "all")).path
     counts, _ = _split_counts(everything / "split.json")
     assert counts == {"train": 160, "val": 0, "test": 0}
     metrics = json.loads((everything / "metrics.json").read_text())

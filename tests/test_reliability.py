@@ -57,8 +57,8 @@ def _recipe(env: Env, text: str) -> Path:
 
 def _train(env: Env, *extra, **flags) -> list:
     """`train` on the synthetic set with a tiny model; keyword flags replace the defaults."""
-    base = {"data": env.data, "model": "tiny_cnn", "weights": "none", "image_size": 64, "epochs": 1,
-            "out": env.tmp / "runs", **flags}
+    base = {"data": env.data, "backbone": "tiny_cnn", "weights": "none", "image_size": 64, "epochs": 1,
+            "out": env.tmp / "runs" / "r", **flags}
     args = [x for key, value in base.items() for x in (f"--{key.replace('_', '-')}", value)]
     return ["train", *args, *extra]
 
@@ -133,7 +133,7 @@ CASES = [
     Case("one-class data", lambda e: _train(e, data=_folder_data(e, {"rose": 6})),
          1, "at least 2"),
     Case("empty class folder", lambda e: _train(e, data=_folder_data(e, {"rose": 6, "tulip": 0})), 1, "tulip"),
-    Case("two runs with the same name", lambda e: _train(e, out=e.run.parent, run_name=e.run.name),
+    Case("two runs with the same name", lambda e: _train(e, out=e.run),
          2, "--resume"),
     Case("RUN_DIR with no model", lambda e: ["quantize", e.tmp], 1, "no model.keras"),
     Case("corrupt model.keras", _corrupt_model, 1, "model.keras"),
@@ -225,8 +225,8 @@ def test_sigint_during_training_then_resume_runs_every_epoch_once(env, invoke):
     out = env.tmp / "runs"
     epochs = 12
     cmd = [sys.executable, "-m", "flower_edge.cli.main", "train", "--data", str(env.data),
-           "--model", "tiny_cnn", "--weights", "none", "--image-size", "64", "--epochs", str(epochs),
-           "--out", str(out), "--run-name", "r"]
+           "--backbone", "tiny_cnn", "--weights", "none", "--image-size", "64", "--epochs", str(epochs),
+           "--out", str(out / "r")]
     # A suite started in the background inherits SIGINT ignored; the child must see Ctrl-C.
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"},

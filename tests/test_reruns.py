@@ -9,19 +9,14 @@ import errno
 import json
 import os
 import shutil
-import signal
-import subprocess
-import time
 from pathlib import Path
 
 import pytest
 from conftest import assert_clean_error
 
 from benchmarks.common import cli as _cli
-from benchmarks.common import tiny_recipe, tree_sha, write_toml
+from benchmarks.common import kill_when, tiny_recipe, tree_sha, write_toml
 from flower_edge import guard
-
-ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +31,7 @@ def piped(synth_data, tmp_path_factory):
     write_toml(recipe, tiny_recipe(variants=("fp32", "dynamic"), calib_samples=16, val_samples=16, runs=2,
                                    deletion_images=6))
     result = CliRunner().invoke(cli, ["pipeline", "--config", str(recipe), "--data", str(synth_data),
-                                      "--out", str(root / "runs"), "--run-name", "r"], catch_exceptions=False)
+                                      "--out", str(root / "runs" / "r")], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     return recipe, root / "runs" / "r"
 
@@ -45,22 +40,10 @@ def _copy(run: Path, dest: Path) -> Path:
     return Path(shutil.copytree(run, dest / "r", copy_function=shutil.copy2))
 
 
-def _kill_when(cmd: list[str], where: Path, pattern: str, limit: float = 300) -> None:
+def _kill_when(cmd: list[str], where: Path, pattern: str) -> None:
     """SIGKILL `cmd` once `pattern` matches under `where` (it must get there)."""
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=ENV,
-                            start_new_session=True)
-    deadline, reached = time.monotonic() + limit, False
-    try:
-        while proc.poll() is None and time.monotonic() < deadline:
-            if any(where.glob(pattern)):
-                reached = True
-                break
-            time.sleep(0.005)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=60)
-    assert reached and proc.returncode == -signal.SIGKILL, proc.stderr.read().decode()[-2000:]
+    killed = kill_when(cmd, where, pattern, limit=300)
+    assert killed.status == "killed", killed.stderr
 
 
 def test_pipeline_force_killed_after_training_leaves_the_old_run(piped, synth_data, tmp_path, invoke):
@@ -70,10 +53,9 @@ def test_pipeline_force_killed_after_training_leaves_the_old_run(piped, synth_da
     run = _copy(original, tmp_path)
     before = tree_sha(run)
     assert any(k.startswith(".stages/") for k in before)
-    _kill_when(_cli("pipeline", "--config", recipe, "--data", synth_data, "--out", tmp_path,
-                    "--run-name", "r", "--force"), tmp_path, ".r.new-*/.export.new-*")
+    _kill_when(_cli("pipeline", "--config", recipe, "--data", synth_data, "--out", tmp_path / "r", "--force"), tmp_path, ".r.new-*/.export.new-*")
     assert tree_sha(run) == before
-    result = invoke("pipeline", "--config", recipe, "--data", synth_data, "--out", tmp_path, "--run-name", "r")
+    result = invoke("pipeline", "--config", recipe, "--data", synth_data, "--out", tmp_path / "r")
     assert result.exit_code == 0, result.output
     assert result.output.count("skipped (up to date)") == 4, result.output
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # the killed build is swept
@@ -136,8 +118,8 @@ def test_forced_rerun_names_the_final_run(piped, synth_data, tmp_path, invoke):
     """W1: 'run saved to' names the run, not the staging folder it was built in."""
     _, original = piped
     run = _copy(original, tmp_path)
-    result = invoke("train", "--data", synth_data, "--model", "tiny_cnn", "--weights", "none",
-                    "--image-size", "32", "--epochs", "1", "--out", tmp_path, "--run-name", "r", "--force")
+    result = invoke("train", "--data", synth_data, "--backbone", "tiny_cnn", "--weights", "none",
+                    "--image-size", "32", "--epochs", "1", "--out", tmp_path / "r", "--force")
     assert result.exit_code == 0, result.output
     assert f"run saved to {run}:" in result.output and ".new-" not in result.output, result.output
 
@@ -158,8 +140,8 @@ def test_full_disk_during_training_is_one_line(where, synth_data, tmp_path, invo
         import flower_edge.train.trainer as trainer
 
         monkeypatch.setattr(trainer, "_run_phase", full)
-    result = invoke("train", "--data", synth_data, "--model", "tiny_cnn", "--weights", "none",
-                    "--image-size", "32", "--epochs", "2", "--out", tmp_path, "--run-name", "r")
+    result = invoke("train", "--data", synth_data, "--backbone", "tiny_cnn", "--weights", "none",
+                    "--image-size", "32", "--epochs", "2", "--out", tmp_path / "r")
     assert_clean_error(result, code=1, contains="no space left on device")
     assert list(tmp_path.iterdir()) == []
 
@@ -168,8 +150,7 @@ def test_forced_pipeline_records_and_prints_only_final_paths(piped, synth_data, 
     """W1: a whole run built in a staging folder names none of it, in output or in files."""
     recipe, original = piped
     run = _copy(original, tmp_path)
-    result = invoke("pipeline", "--config", recipe, "--data", synth_data, "--out", tmp_path,
-                    "--run-name", "r", "--force")
+    result = invoke("pipeline", "--config", recipe, "--data", synth_data, "--out", tmp_path / "r", "--force")
     assert result.exit_code == 0, result.output
     assert ".new-" not in result.output and f"report: {run / 'report' / 'index.md'}" in result.output
     for path in run.rglob("*"):

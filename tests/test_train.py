@@ -20,15 +20,15 @@ def baseline_run(flowers5, tmp_path_factory):
 
     from flower_edge.cli.main import cli
 
-    out = tmp_path_factory.mktemp("out")
-    result = CliRunner().invoke(cli, ["train", "--data", str(flowers5), "--model", "baseline_cnn",
-                                      "--weights", "none", "--image-size", "64", "--epochs", "2",
-                                      "--out", str(out)], catch_exceptions=False)
+    run = tmp_path_factory.mktemp("out") / "baseline"
+    # No --weights: baseline_cnn's spec has no pretrained weights, so it starts from none.
+    result = CliRunner().invoke(cli, ["train", "--data", str(flowers5), "--backbone", "baseline_cnn",
+                                      "--image-size", "64", "--epochs", "2", "--out", str(run)],
+                                catch_exceptions=False)
     assert result.exit_code == 0, result.output
-    runs = [p for p in out.iterdir() if p.is_dir()]
-    assert len(runs) == 1 and runs[0].name.startswith("baseline_cnn-")
-    assert result.stdout.strip().endswith(runs[0].name)
-    return runs[0]
+    assert [p.name for p in run.parent.iterdir()] == ["baseline"]
+    assert result.stdout.strip().endswith(str(run))
+    return run
 
 
 def test_run_dir_has_every_file(baseline_run):
@@ -101,8 +101,8 @@ def test_metrics_complete_and_consistent(baseline_run):
 def test_existing_run_dir_is_refused_unless_force(baseline_run, invoke, synth_data, tmp_path):
     copy = tmp_path / "runs" / "r"
     shutil.copytree(baseline_run, copy)
-    args = ["train", "--data", synth_data, "--model", "tiny_cnn", "--weights", "none",
-            "--image-size", "32", "--epochs", "1", "--out", copy.parent, "--run-name", "r"]
+    args = ["train", "--data", synth_data, "--backbone", "tiny_cnn", "--weights", "none",
+            "--image-size", "32", "--epochs", "1", "--out", copy.parent / "r"]
     assert_clean_error(invoke(*args), code=2, contains="already holds a run")
     result = invoke(*args, "--force")
     assert result.exit_code == 0, result.output
@@ -118,21 +118,21 @@ def test_resume_refuses_other_flags(baseline_run, invoke):
 
 
 @pytest.mark.parametrize("args, contains", [
-    (["--model", "resnet_9000"], "unknown model 'resnet_9000'"),
-    (["--model", "inception_v3", "--image-size", "64"], "below inception_v3's minimum of 75"),
-    (["--model", "mobilenet_v2", "--weights", "no/such/file.h5"], "weights file not found"),
+    (["--backbone", "resnet_9000"], "unknown model 'resnet_9000'"),
+    (["--backbone", "inception_v3", "--image-size", "64"], "below inception_v3's minimum of 75"),
+    (["--backbone", "mobilenet_v2", "--weights", "no/such/file.h5"], "weights file not found"),
     (["--batch-size", "0"], "'--batch-size': 0 is not in the range x>=1"),
-    (["--model", "baseline_cnn", "--weights", "imagenet"], "no pretrained weights"),
+    (["--backbone", "baseline_cnn", "--weights", "imagenet"], "no pretrained weights"),
 ])
 def test_bad_flags_give_one_line(invoke, flowers5, tmp_path, args, contains):
-    result = invoke("train", "--data", flowers5, "--out", tmp_path, "--epochs", "1",
+    result = invoke("train", "--data", flowers5, "--out", tmp_path / "r", "--epochs", "1",
                     "--image-size", "32", *args)
     assert_clean_error(result, contains=contains)
     assert not any((tmp_path).rglob("model.keras"))
 
 
 def test_mismatched_weights_file(invoke, flowers5, mnv2_weights, tmp_path):
-    result = invoke("train", "--data", flowers5, "--out", tmp_path, "--model", "mobilenet_v2_035",
+    result = invoke("train", "--data", flowers5, "--out", tmp_path / "r", "--backbone", "mobilenet_v2_035",
                     "--weights", mnv2_weights, "--image-size", "32", "--epochs", "1")
     assert_clean_error(result, contains="does not fit mobilenet_v2_035")
 
@@ -140,7 +140,7 @@ def test_mismatched_weights_file(invoke, flowers5, mnv2_weights, tmp_path):
 def test_one_class_data_and_unknown_recipe_key(invoke, flowers5, tmp_path):
     one = tmp_path / "one"
     shutil.copytree(flowers5 / "daisy", one / "daisy")
-    assert_clean_error(invoke("train", "--data", one, "--out", tmp_path / "o", "--model", "tiny_cnn",
+    assert_clean_error(invoke("train", "--data", one, "--out", tmp_path / "o", "--backbone", "tiny_cnn",
                               "--weights", "none", "--epochs", "1"), contains="at least 2")
     recipe = tmp_path / "r.toml"
     recipe.write_text("[model]\nname = 'tiny_cnn'\nsize = 64\n")

@@ -21,8 +21,8 @@ def _history(run):
 def test_sigkill_then_resume_loses_no_epoch(synth_data, tmp_path, invoke):
     run = tmp_path / "runs" / "k"
     cmd = [sys.executable, "-m", "flower_edge.cli.main", "train", "--data", str(synth_data),
-           "--model", "tiny_cnn", "--weights", "none", "--image-size", "32", "--epochs", str(EPOCHS),
-           "--schedule", "plateau", "--out", str(tmp_path / "runs"), "--run-name", "k"]
+           "--backbone", "tiny_cnn", "--weights", "none", "--image-size", "32", "--epochs", str(EPOCHS),
+           "--schedule", "plateau", "--out", str(run)]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     state_file = run / "checkpoints" / "state.json"

@@ -10,9 +10,9 @@ from fixtures_train import train_run
 
 
 def test_mirrored_mixed_precision_trains_and_saves_float32(synth_data, tmp_path, invoke):
-    result = invoke("train", "--data", synth_data, "--model", "tiny_cnn", "--weights", "none",
+    result = invoke("train", "--data", synth_data, "--backbone", "tiny_cnn", "--weights", "none",
                     "--image-size", "32", "--epochs", "1", "--strategy", "mirrored",
-                    "--precision", "mixed_bfloat16", "--out", tmp_path, "--run-name", "s")
+                    "--precision", "mixed_bfloat16", "--out", tmp_path / "s")
     assert result.exit_code == 0, result.output
     from flower_edge.tfcompat import keras
 
@@ -96,8 +96,8 @@ def test_two_phase_finetune_unfreezes_only_top_layers(mnv2_run, mnv2_weights):
 
 
 def test_lr_find_writes_plot_and_suggests(synth_data, tmp_path, invoke):
-    result = invoke("train", "--lr-find", "--data", synth_data, "--model", "tiny_cnn",
-                    "--weights", "none", "--image-size", "32", "--out", tmp_path, "--run-name", "lf")
+    result = invoke("train", "--lr-find", "--data", synth_data, "--backbone", "tiny_cnn",
+                    "--weights", "none", "--image-size", "32", "--out", tmp_path / "lf")
     assert result.exit_code == 0, result.output
     info = json.loads((tmp_path / "lf" / "lr_find.json").read_text())
     assert 1e-7 < info["suggested_lr"] < 1.0

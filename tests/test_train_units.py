@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from flower_edge.config import merge_tables
 from flower_edge.errors import UsageError
 from flower_edge.metrics import classification_metrics
 from flower_edge.train import config as cfgmod
@@ -105,12 +107,47 @@ def test_recipes_load_strictly_and_resolve(tmp_path):
 
 def test_flags_override_recipe_and_resolve_fills_spec_defaults():
     cfg = cfgmod.load_recipe(ROOT / "train" / "mobilenet_v2.toml")
-    cfg = cfgmod.apply_overrides(cfg, {"batch_size": 8}, {"image_size": None}, {"lr": 0.05})
+    cfg = merge_tables(cfg, {"data": {"batch_size": 8}, "model": {"image_size": None}, "train": {"lr": 0.05}})
     assert cfg.data.batch_size == 8 and cfg.train.lr == 0.05 and cfg.model.image_size == 224
     default = cfgmod.resolve(cfgmod.RunConfig())
     assert default.model.image_size == 224 and default.train.finetune_layers == "all"
-    scratch = cfgmod.resolve(cfgmod.apply_overrides(cfgmod.RunConfig(), {}, {"weights": "none"},
-                                                    {"head_epochs": 2}))
+    scratch = cfgmod.resolve(merge_tables(cfgmod.RunConfig(), {"model": {"weights": "none"},
+                                                               "train": {"head_epochs": 2}}))
     assert scratch.train.finetune_epochs == 0 and scratch.train.head_epochs == 2
     with pytest.raises(UsageError, match="batch size"):
-        cfgmod.apply_overrides(cfgmod.RunConfig(), {"batch_size": 0}, {}, {})
+        merge_tables(cfgmod.RunConfig(), {"data": {"batch_size": 0}})
+    with pytest.raises(UsageError, match="unknown recipe key 'train.epochs'"):
+        merge_tables(cfgmod.RunConfig(), {"train": {"epochs": 3}})
+
+
+def test_weights_default_to_the_backbones_own():
+    """Unset weights resolve from the spec: ImageNet where it has them, none where not."""
+    assert cfgmod.RunConfig().model.weights == "spec"
+    assert cfgmod.resolve(cfgmod.RunConfig()).model.weights == "imagenet"
+    scratch = cfgmod.resolve(merge_tables(cfgmod.RunConfig(), {"model": {"name": "baseline_cnn"}}))
+    assert scratch.model.weights == "none" and scratch.train.finetune_epochs == 0
+    assert "weights = \"none\"" in cfgmod.dumps(scratch)  # the saved config names the choice
+
+
+def test_from_scratch_run_says_when_finetune_epochs_go_unused():
+    both = merge_tables(cfgmod.RunConfig(), {"model": {"weights": "none"},
+                                             "train": {"head_epochs": 10, "finetune_epochs": 20}})
+    note = cfgmod.folded_epochs_note(both)
+    assert "--finetune-epochs 20 is not used" in note and "--epochs 30" in note
+    assert cfgmod.resolve(both).train.total_epochs == 10  # what the note says happens
+    only_ft = merge_tables(both, {"train": {"head_epochs": 0}})
+    assert cfgmod.folded_epochs_note(only_ft) is None and cfgmod.resolve(only_ft).train.head_epochs == 20
+    assert cfgmod.folded_epochs_note(cfgmod.RunConfig()) is None  # pretrained: two phases, as asked
+
+
+def test_default_run_folder_is_backbone_date_time(tmp_path, monkeypatch):
+    import time
+
+    from flower_edge.train.rundirs import default_run_path
+
+    monkeypatch.chdir(tmp_path)
+    first = default_run_path("tiny_cnn")
+    assert first.parent == Path("artifacts") and re.fullmatch(r"tiny_cnn-\d{8}-\d{6}", first.name)
+    monkeypatch.setattr(time, "strftime", lambda fmt: "20260101-120000")
+    (tmp_path / "artifacts" / "tiny_cnn-20260101-120000").mkdir(parents=True)
+    assert default_run_path("tiny_cnn") == Path("artifacts/tiny_cnn-20260101-120000-2")  # never an existing one

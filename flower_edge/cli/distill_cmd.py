@@ -4,58 +4,57 @@ from __future__ import annotations
 
 import click
 
-from flower_edge.cli.train_cmd import _layers
+from flower_edge.cli.options import (
+    apply_training_flags,
+    config_option,
+    force_option,
+    out_option,
+    training_options,
+)
+from flower_edge.errors import UsageError
 
 
 @click.command("distill")
-@click.option("--teacher", required=True, type=click.Path(file_okay=False),
+@click.option("--teacher", required=True, type=click.Path(file_okay=False), metavar="RUN",
               help="The teacher: a finished run of 'flower-edge train' (its split is reused).")
-@click.option("--model", help="The student's backbone, e.g. mobilenet_v2, mobilenet_v2_035, baseline_cnn.")
-@click.option("--image-size", type=click.IntRange(min=1), help="The student's input size in px (default: the model's).")
-@click.option("--weights", help="The student's start: imagenet, none, or a notop .h5 of the backbone.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), help="Softening temperature T [2].")
-@click.option("--alpha", type=click.FloatRange(0, 1), help="Weight of the labels' loss; 1 - alpha goes to the teacher [0: the teacher alone].")
-@click.option("--unlabeled", type=click.Path(file_okay=False), metavar="DIR",
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True),
+              help="Softening temperature T [default: the recipe's, else 2].")
+@click.option("--alpha", type=click.FloatRange(0, 1),
+              help="Weight of the labels' loss; 1 - alpha goes to the teacher "
+                   "[default: the recipe's, else 0: the teacher alone].")
+@click.option("--unlabeled-data", type=click.Path(file_okay=False), metavar="DIR",
               help="Photos without labels: the teacher labels them (each augmented view anew).")
-@click.option("--config", "recipe", type=click.Path(dir_okay=False), help="Recipe .toml (see train/*.toml).")
-@click.option("--data", help="The teacher's dataset folder, if it moved since the teacher trained.")
-@click.option("--epochs", type=click.IntRange(min=0), help="Phase 1 epochs (head on a frozen backbone).")
-@click.option("--finetune-epochs", type=click.IntRange(min=0), help="Phase 2 epochs (top layers unfrozen).")
-@click.option("--finetune-layers", callback=lambda c, p, v: _layers(v), help="Layers to unfreeze in phase 2: N or all.")
-@click.option("--batch-size", type=click.IntRange(min=1), help="Batch size.")
-@click.option("--lr", type=click.FloatRange(min=0, min_open=True), help="Phase 1 learning rate.")
-@click.option("--finetune-lr", type=click.FloatRange(min=0, min_open=True), help="Phase 2 learning rate.")
-@click.option("--seed", type=click.IntRange(min=0), help="Training seed.")
-@click.option("--out", help="Root folder for runs (default: artifacts).")
-@click.option("--run-name", help="Run folder name (default: <model>-<date>-<time>).")
-@click.option("--force", is_flag=True, help="Replace an existing run of this name (only a flower-edge run).")
-def distill_cmd(teacher, recipe, out, run_name, force, **flags) -> None:
+@config_option()
+@training_options
+@out_option("The student's run folder [default: artifacts/<backbone>-<date>-<time>].")
+@force_option("Replace the run at --out, if flower-edge made it (never the teacher); anything "
+              "else there is never replaced.")
+def distill_cmd(teacher, temperature, alpha, unlabeled_data, recipe, out, force, **flags) -> None:
     """Train a small student model from a big teacher run (knowledge distillation).
 
     The student learns from the teacher's softened probabilities on the same augmented
-    view it sees, mixed with the labels. The result is an ordinary run folder, so
-    quantize, benchmark, explain and predict take it as it is.
+    view it sees, mixed with the labels. It takes every training flag of 'train' (the
+    student's); --data defaults to the teacher's folder. The result is an ordinary run
+    folder, so quantize, benchmark, explain and predict take it as it is.
 
     \b
     Example:
-      flower-edge distill --teacher artifacts/mnv2 --model mobilenet_v2 --image-size 96 --run-name mnv2-96-kd
-      flower-edge distill --teacher artifacts/mnv2 --model baseline_cnn --weights none --epochs 60
-      flower-edge distill --teacher artifacts/mnv2 --model mobilenet_v2_035 --unlabeled more-photos/
+      flower-edge distill --teacher artifacts/mnv2 --backbone mobilenet_v2 --image-size 96 --out artifacts/mnv2-96-kd
+      flower-edge distill --teacher artifacts/mnv2 --backbone baseline_cnn --epochs 60
+      flower-edge distill --teacher artifacts/mnv2 --backbone mobilenet_v2_035 --unlabeled-data more-photos/
     """
-    from flower_edge.train.config import apply_overrides, load_recipe
+    from flower_edge.train.config import load_recipe
     from flower_edge.train.distill import data_path
     from flower_edge.train.trainer import distill_run
 
-    cfg = load_recipe(recipe)
-    data = {"path": flags["data"] or data_path(teacher), "seed": flags["seed"],
-            "batch_size": flags["batch_size"]}
-    model = {"name": flags["model"], "image_size": flags["image_size"], "weights": flags["weights"]}
-    train = {"head_epochs": flags["epochs"], "finetune_epochs": flags["finetune_epochs"],
-             "finetune_layers": flags["finetune_layers"], "lr": flags["lr"], "finetune_lr": flags["finetune_lr"]}
-    distill = {"teacher": teacher, "temperature": flags["temperature"], "alpha": flags["alpha"],
-               "unlabeled": flags["unlabeled"]}
-    cfg = apply_overrides(cfg, data, model, train, distill)
-    click.echo(str(distill_run(cfg, out, run_name, force).path))
+    fixed = [f"--{k.replace('_', '-')}" for k in ("source", "split_fractions") if flags[k] is not None]
+    if fixed:
+        raise UsageError(f"{' and '.join(fixed)}: a student trains on its teacher's split, as it is; "
+                         f"drop {'them' if len(fixed) > 1 else 'it'}")
+    flags["data"] = flags["data"] or data_path(teacher)
+    cfg = apply_training_flags(load_recipe(recipe), flags, distill={
+        "teacher": teacher, "temperature": temperature, "alpha": alpha, "unlabeled": unlabeled_data})
+    click.echo(str(distill_run(cfg, out, force).path))
 
 
 COMMANDS = [distill_cmd]

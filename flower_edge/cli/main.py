@@ -40,7 +40,7 @@ class FlowerEdgeGroup(click.Group):
         except FlowerEdgeError as exc:
             _fail(str(exc), exc.exit_code)
         except KeyboardInterrupt:
-            _fail("interrupted; finished work was kept (resume a training run with --resume RUN_DIR)", 130)
+            _fail("interrupted; finished work was kept (resume a training run with train --resume RUN)", 130)
         except OSError as exc:
             _fail(_os_message(exc), 1)
         except Exception as exc:  # noqa: BLE001  (the last line of defence: no traceback)
@@ -56,7 +56,7 @@ def _exhausted(exc: Exception) -> str:
     if "no space left" in text.lower():
         return _os_message(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), None))
     return ("out of memory (TensorFlow: resource exhausted); lower --batch-size or --image-size "
-            "and rerun (resume a training run with --resume RUN_DIR)")
+            "and rerun (resume a training run with train --resume RUN)")
 
 
 def _os_message(exc: OSError) -> str:
@@ -76,7 +76,7 @@ def cli() -> None:
     \b
     Example:
       flower-edge demo
-      flower-edge train --data flowers/ --model mobilenet_v2 --out artifacts --run-name mnv2
+      flower-edge train --data flowers/ --backbone mobilenet_v2 --out artifacts/mnv2
       flower-edge quantize artifacts/mnv2 --int8
       flower-edge benchmark artifacts/mnv2
       flower-edge predict photo.jpg --model artifacts/mnv2/export/int8
@@ -92,14 +92,16 @@ def _register() -> None:
         distill_cmd,
         explain_cmd,
         live_cmd,
+        pipeline_cmd,
         predict_cmd,
         quantize_cmd,
+        report_cmd,
         serve_cmd,
         train_cmd,
     )
 
     for module in (data_cmd, train_cmd, distill_cmd, quantize_cmd, benchmark_cmd, compare_cmd, explain_cmd,
-                   predict_cmd, live_cmd, serve_cmd, demo_cmd):
+                   predict_cmd, live_cmd, serve_cmd, pipeline_cmd, demo_cmd, report_cmd):
         for command in module.COMMANDS:
             cli.add_command(command)
 

@@ -4,22 +4,23 @@ from __future__ import annotations
 
 import click
 
+from flower_edge.cli.options import backbone_option, out_option, seed_option, source_option
 from flower_edge.errors import UsageError
 
 
 @click.command("review")
 @click.argument("data", type=click.Path(file_okay=False), required=False)
-@click.option("--run", "run", type=click.Path(file_okay=False),
+@click.option("--run", "run", type=click.Path(file_okay=False), metavar="RUN",
               help="Embed with this run's backbone and check its train/val/test split for leakage "
-                   "(default: the ImageNet base, no split).")
-@click.option("--weights", help="Embed with this base instead: imagenet or a notop .h5 of the backbone "
-                                "(as train --weights). Default: the run's backbone, else imagenet.")
-@click.option("--model", default="mobilenet_v2", show_default=True, help="Without --run: the backbone.")
-@click.option("--image-size", type=click.IntRange(min=1), help="Without --run: input size in px.")
-@click.option("--source", type=click.Choice(["folder", "oxford102", "synthetic"]), help="Dataset layout.")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0), help="Cross-validation seed.")
-@click.option("--out", type=click.Path(file_okay=False),
-              help="Folder for review.md/.html/.csv (default: artifacts/review-<data folder>).")
+                   "[default: the ImageNet base, no split].")
+@click.option("--weights", metavar="imagenet|FILE",
+              help="Embed with this base instead: imagenet or a notop .h5 of the backbone "
+                   "(as train --weights) [default: the run's backbone, else imagenet].")
+@backbone_option("Without --run: the backbone to embed with.", default="mobilenet_v2")
+@click.option("--image-size", type=click.IntRange(min=1), help="Without --run: input size in px [default: the backbone's].")
+@source_option()
+@seed_option("Cross-validation seed.", default=0)
+@out_option("Folder for review.md/.html/.csv [default: artifacts/review-<data folder>].")
 @click.option("--quarantine", "quarantine_dir", type=click.Path(file_okay=False),
               help="Move the approved photos (see --approve) here, mirroring the class folders.")
 @click.option("--approve", metavar="CSV|KINDS",
@@ -27,7 +28,7 @@ from flower_edge.errors import UsageError
                    "to approve every flagged photo of (label,leakage,cross_class_duplicate,duplicate,outlier).")
 @click.option("--undo", "undo_dir", type=click.Path(file_okay=False),
               help="Move every photo of an earlier --quarantine DIR back, byte-identical.")
-def review_cmd(data, run, weights, model, image_size, source, seed, out, quarantine_dir, approve,
+def review_cmd(data, run, weights, backbone, image_size, source, seed, out, quarantine_dir, approve,
                undo_dir) -> None:
     """Find likely label errors, duplicates, split leakage and non-flower photos.
 
@@ -63,7 +64,7 @@ def review_cmd(data, run, weights, model, image_size, source, seed, out, quarant
 
     review = None
     if not (approve and approve.endswith(".csv")):
-        opts = ReviewOptions(run=run, weights=weights, model=model, image_size=image_size or 0,
+        opts = ReviewOptions(run=run, weights=weights, model=backbone, image_size=image_size or 0,
                              seed=seed, source=source)
         review, where = review_data(data, out, opts)
         click.echo(f"review written to {where}/review.md (and review.html, review.csv)")

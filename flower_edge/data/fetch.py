@@ -19,7 +19,7 @@ from pathlib import Path
 
 from flower_edge.data.archive import safe_extract
 from flower_edge.errors import DataError, UsageError
-from flower_edge.guard import NO_DATA, output_dir
+from flower_edge.guard import NO_DATA, check_apart, output_dir
 
 URL_ENV = "FLOWER_EDGE_FETCH_URL"
 _CHUNK = 1 << 16
@@ -74,7 +74,7 @@ def _open(url: str, offset: int):
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise DataError(f"cannot download {url} ({reason}): check your internet connection, or "
-                        f"download it by hand into the folder given to --dest") from None
+                        f"download it by hand into the folder given to --out") from None
 
 
 def download(url: str, part: Path, label: str) -> Path:
@@ -130,8 +130,10 @@ def fetch(dataset: str, dest: str | os.PathLike, base_url: str | None = None,
     if dataset not in DATASETS:
         raise UsageError(f"unknown dataset '{dataset}'; use one of {', '.join(DATASETS)}")
     info, dest = DATASETS[dataset], Path(dest)
+    check_apart(dest, NO_DATA, "--out")  # never into, inside or around labelled photos
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise UsageError(f"{dest} already exists and is not empty; choose another --dest or delete it")
+        raise UsageError(f"{dest} already exists and is not empty (fetch writes only a new or empty "
+                         f"folder, never beside other files or data); choose another --out")
     base = (base_url or os.environ.get(URL_ENV) or info.base_url).rstrip("/") + "/"
     cache = dest.parent / f".{dest.name}.download"
     cache.mkdir(parents=True, exist_ok=True)

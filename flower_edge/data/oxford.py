@@ -40,7 +40,7 @@ def read_mat(path: Path, keys: tuple[str, ...]) -> dict:
                         "(or pip install 'flower-edge[train]')") from None
     if not path.is_file():
         raise DataError(f"missing {path.name} in {path.parent}: download it with "
-                        f"`flower-edge data fetch oxford102 --dest {path.parent}`")
+                        f"`flower-edge data fetch oxford102 --out {path.parent}`")
     try:
         mat = scipy.io.loadmat(str(path))
     except Exception as exc:  # noqa: BLE001  (scipy raises many types for a bad file)
@@ -74,6 +74,6 @@ def load_oxford102(root: Path, seed: int = 0) -> DataSplits:
     first_missing = next((p for s in splits.values() for p in s.paths if not Path(p).is_file()), None)
     if first_missing is not None:
         raise DataError(f"Oxford 102 image missing: {first_missing}; extract 102flowers.tgz into "
-                        f"{root} (or run `flower-edge data fetch oxford102 --dest {root}`)")
+                        f"{root} (or run `flower-edge data fetch oxford102 --out {root}`)")
     return DataSplits(source="oxford102", root=str(root), classes=oxford102_names(), seed=seed,
                       **splits)

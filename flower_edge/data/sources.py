@@ -8,12 +8,15 @@ from __future__ import annotations
 import os
 import random
 from pathlib import Path
+from typing import Literal, get_args
 
 from flower_edge.data.splits import DataSplits, Split
 from flower_edge.errors import DataError, UsageError
 from flower_edge.runtime.transforms import IMAGE_EXTENSIONS
 
-SOURCES = ("oxford102", "folder", "synthetic")
+# A dataset's layout; None (not a member) = detect it. The CLI's --source choices come from here.
+Source = Literal["folder", "oxford102", "synthetic"]
+SOURCES = get_args(Source)
 SYNTHETIC_MARKER = "synthetic.json"
 # Accepted names for the validation folder of a pre-split dataset, in preference order.
 VAL_DIRS = ("valid", "val", "validation")

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 
 from flower_edge.benchmark.config import BenchmarkConfig
-from flower_edge.config import from_mapping, load_toml, to_dict
+from flower_edge.config import load_recipe_file, to_dict
 from flower_edge.quantize.options import Int8Options
 from flower_edge.quantize.recipe import QuantizeRecipe
 from flower_edge.train.config import DataConfig, ModelConfig, RunConfig, TrainConfig
@@ -55,21 +55,7 @@ DEMO_DATA = {"classes": 5, "per_class": 80, "size": 128, "seed": 0}
 def load_pipeline_recipe(path: str | os.PathLike | None,
                          base: PipelineConfig | None = None) -> PipelineConfig:
     """A recipe file onto PipelineConfig (tables it omits keep `base`'s values)."""
-    base = base or PipelineConfig()
-    if path is None:
-        return base
-    return merge(base, load_toml(path))
-
-
-def merge(cfg: PipelineConfig, tables: dict) -> PipelineConfig:
-    """Keys of `tables` ({table: {key: value}}) over `cfg`; None values mean 'not given'."""
-    merged = to_dict(cfg)
-    for table, values in tables.items():
-        if not isinstance(values, dict):
-            merged[table] = values  # from_mapping names the wrong type / unknown table
-            continue
-        merged.setdefault(table, {}).update({k: v for k, v in values.items() if v is not None})
-    return from_mapping(PipelineConfig, merged)
+    return load_recipe_file(PipelineConfig, path, base)
 
 
 def stage_tables(cfg: PipelineConfig) -> dict:

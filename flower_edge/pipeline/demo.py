@@ -39,4 +39,4 @@ def run_demo(out: str = "artifacts/demo", force: bool = False, cfg: PipelineConf
     with adding_to(root, "demo", "--out", data=NO_DATA):  # its data is OUT/data, made here
         folder = demo_data(root / "data", **(data or {}))
         cfg = dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, path=str(folder)))
-        return run_pipeline(cfg, str(root), "run", force=force, echo=echo)
+        return run_pipeline(cfg, str(root / "run"), force=force, echo=echo)

@@ -18,7 +18,7 @@ from flower_edge import guard
 from flower_edge.errors import UsageError
 from flower_edge.pipeline import stamps
 from flower_edge.pipeline.config import PipelineConfig, stage_tables
-from flower_edge.rundir import DEFAULT_ROOT, RunDir
+from flower_edge.rundir import RunDir
 
 STAGES = ("train", "quantize", "benchmark", "report")
 REPORT_VERSION = 1  # bump when the report's layout changes, so old reports are rebuilt
@@ -64,14 +64,14 @@ class _Stage:
     run: Callable[[], str]  # returns the status: 'ran' or 'resumed'
 
 
-def run_pipeline(cfg: PipelineConfig, out: str | None = None, run_name: str | None = None,
-                 force: bool = False, echo: Callable[[str], None] | None = None,
+def run_pipeline(cfg: PipelineConfig, out: str | None = None, force: bool = False,
+                 echo: Callable[[str], None] | None = None,
                  until: str | None = None) -> PipelineResult:
     """Run every stage that is not up to date (up to and including `until`); returns
     per-stage results.
 
-    The run folder is OUT/RUN_NAME (default artifacts/<model>), fixed so that a
-    second call finds the first one's outputs.
+    The run folder is `out` (default artifacts/<model>-<date>-<time>): a second call
+    with the same `out` finds the first one's outputs.
     """
     echo = echo or (lambda line: print(line, file=sys.stderr))
     if until is not None and until not in STAGES:
@@ -79,7 +79,7 @@ def run_pipeline(cfg: PipelineConfig, out: str | None = None, run_name: str | No
     if not cfg.data.path:
         raise UsageError("no data: pass --data DIR (a folder with one sub-folder per class) or set "
                          "[data] path in the recipe")
-    run = _run_dir(out, run_name or cfg.model.name, cfg.data.path)
+    run = _run_dir(out, cfg.model.name, cfg.data.path)
     result = PipelineResult(run.path)
     if not force:
         _run_stages(cfg, run, force, until, echo, result)
@@ -125,24 +125,21 @@ def _run_stages(cfg: PipelineConfig, run: RunDir, force: bool, until: str | None
             break
 
 
-def _run_dir(out: str | None, name: str, data: str) -> RunDir:
-    """OUT/NAME; a folder holding something other than a flower-edge run, or one that
-    holds, lies in or contains the data, is refused (even with --force: see guard.py)."""
-    if "/" in name or name in (".", ".."):
-        raise UsageError(f"--run-name must be a plain folder name, got {name!r}")
-    root = Path(out) if out else DEFAULT_ROOT
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"--out {root} is a file; pass a folder for run directories")
-    run = RunDir(root / name)
+def _run_dir(out: str | None, model_name: str, data: str) -> RunDir:
+    """The run folder OUT; a folder holding something other than a flower-edge run, or one
+    that holds, lies in or contains the data, is refused (even with --force: see guard.py)."""
+    from flower_edge.train.rundirs import default_run_path
+
+    run = RunDir(Path(out) if out else default_run_path(model_name))
     if run.path.exists() and not run.path.is_dir():
-        raise UsageError(f"{run.path} is a file; choose another --run-name")
+        raise UsageError(f"--out {run.path} is a file; pass a folder for the run")
     guard.check_apart(run.path, [data], "run folder")
     guard.tidy(run.path, "run")  # what a killed `pipeline --force` left beside the run
     guard.tidy(run.export, "export")  # and a killed `quantize` inside it
     if run.path.is_dir() and any(run.path.iterdir()) and not guard.is_kind(run.path, "run"):
         raise UsageError(f"{run.path} already exists and is not a flower-edge run (no {guard.MARKER} "
                          f"marker); it is never replaced, not even with --force: choose another "
-                         f"--run-name or --out")
+                         f"--out")
     return run
 
 
@@ -186,7 +183,7 @@ def _train(cfg: PipelineConfig, run: RunDir, force: bool) -> str:
         trainer.resume_run(str(run.path))
         return "resumed"
     try:
-        trainer.start_run(cfg.run_config(), str(run.path.parent), run.path.name, force=True)
+        trainer.start_run(cfg.run_config(), str(run.path), force=True)
     finally:
         # start_run(force=True) replaces an existing run only when the new one is finished
         # (a failure leaves the old one whole), and drops a new run that finished no epoch.

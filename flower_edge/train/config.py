@@ -10,18 +10,24 @@ from __future__ import annotations
 import dataclasses
 import os
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, get_args
 
-from flower_edge.config import dumps_toml, from_mapping, load_toml, to_dict
+from flower_edge.config import dumps_toml, load_recipe_file, to_dict
+from flower_edge.data.sources import Source
 from flower_edge.errors import UsageError
 
-OPTIMIZERS = ("sgd", "adam", "rmsprop")
-SCHEDULES = ("constant", "cosine", "triangular", "triangular2", "exp_range", "plateau")
-PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
-STRATEGIES = ("auto", "mirrored", "multiworker")
+# Each list of choices is declared once, here; the CLI reads them with typing.get_args.
+Optimizer = Literal["sgd", "adam", "rmsprop"]
+Schedule = Literal["constant", "cosine", "triangular", "triangular2", "exp_range", "plateau"]
+Precision = Literal["float32", "mixed_float16", "mixed_bfloat16"]
+Strategy = Literal["auto", "mirrored", "multiworker"]
 # After the run, retrain on train + val ("val") or on every photo ("all") for the epochs
 # it chose, and ship that model (train/refit.py).
-REFIT_CHOICES = ("off", "val", "all")
+Refit = Literal["off", "val", "all"]
+REFIT_CHOICES = get_args(Refit)
+# ModelConfig.weights: "spec" = the backbone's own (ImageNet where it has pretrained
+# weights, none where it has none); resolve() writes the choice into the saved config.
+SPEC_WEIGHTS = "spec"
 
 
 @dataclass(frozen=True)
@@ -29,7 +35,7 @@ class DataConfig:
     """Where the photos are and how they are split and batched."""
 
     path: str = ""
-    source: str | None = None  # None = detect (folder-per-class, oxford102, ...)
+    source: Source | None = None  # None = detect (folder-per-class, oxford102, ...)
     seed: int = 0
     # 80/10/10 as in Model Maker: on flowers5 it beat 70/15/15 by +0.4 and +2.0 pp on
     # held-out photos (two seeds, docs/recipe-study.md); val still picks the best epoch.
@@ -48,7 +54,7 @@ class ModelConfig:
 
     name: str = "mobilenet_v2"
     image_size: int = 0  # 0 = the spec's default size
-    weights: str = "imagenet"  # 'imagenet' | 'none' | path to a notop .h5
+    weights: str = SPEC_WEIGHTS  # 'spec' | 'imagenet' | 'none' | path to a notop .h5
     dropout: float = 0.2
 
     def __post_init__(self):
@@ -62,7 +68,7 @@ class ModelConfig:
 class TrainConfig:
     """Two-phase fine-tuning: phase 1 trains the head, phase 2 the top of the backbone."""
 
-    optimizer: Literal["sgd", "adam", "rmsprop"] = "adam"
+    optimizer: Optimizer = "adam"
     momentum: float = 0.9
     lr: float = 1e-3
     # Measured on the pretrained MobileNetV2 + flowers5 (docs/int8-fidelity.md): a 5-epoch
@@ -74,8 +80,7 @@ class TrainConfig:
     # 3e-4, not 1e-4: on 1,500 held-out photos (docs/recipe-study.md) +1.20 / +1.33 pp float,
     # +0.93 / +0.67 pp int8 and +0.47 / +0.67 pp int8 agreement on two seeds, same epochs.
     finetune_lr: float = 3e-4
-    schedule: Literal["constant", "cosine", "triangular", "triangular2", "exp_range",
-                      "plateau"] = "cosine"
+    schedule: Schedule = "cosine"
     warmup_epochs: float = 0.0
     cycle_epochs: float = 4.0  # cyclic schedules: epochs per full cycle
     min_lr_ratio: float = 0.01  # cosine floor / cyclic base, as a fraction of lr
@@ -93,10 +98,10 @@ class TrainConfig:
     layer_lr_ratio: float = 1.0  # lowest backbone layer's rate / the top's, geometric between; 1 = off
     swa_epochs: int = 0  # average the weights of the final phase's last N epochs (SWA); 0 = off
     weight_decay: float = 0.0
-    precision: Literal["float32", "mixed_float16", "mixed_bfloat16"] = "float32"
+    precision: Precision = "float32"
     jit: bool = False
-    strategy: Literal["auto", "mirrored", "multiworker"] = "auto"
-    refit: Literal["off", "val", "all"] = "off"  # final refit (train/refit.py); REFIT_CHOICES
+    strategy: Strategy = "auto"
+    refit: Refit = "off"  # final refit (train/refit.py)
 
     def __post_init__(self):
         if self.refit not in REFIT_CHOICES:
@@ -167,18 +172,7 @@ class RunConfig:
 
 def load_recipe(path: str | os.PathLike | None) -> RunConfig:
     """A recipe file onto RunConfig (unknown key = error); None gives the defaults."""
-    if path is None:
-        return RunConfig()
-    return from_mapping(RunConfig, load_toml(path))
-
-
-def apply_overrides(cfg: RunConfig, data: dict, model: dict, train: dict,
-                    distill: dict | None = None) -> RunConfig:
-    """CLI flags (None = not given) over recipe keys, table by table."""
-    merged = to_dict(cfg)
-    for table, changes in (("data", data), ("model", model), ("train", train), ("distill", distill or {})):
-        merged.setdefault(table, {}).update({k: v for k, v in changes.items() if v is not None})
-    return from_mapping(RunConfig, merged)
+    return load_recipe_file(RunConfig, path)
 
 
 def resolve(cfg: RunConfig) -> RunConfig:
@@ -187,6 +181,10 @@ def resolve(cfg: RunConfig) -> RunConfig:
 
     spec = get_spec(cfg.model.name)
     size = spec.check_size(cfg.model.image_size or spec.default_size)
+    weights = cfg.model.weights
+    if weights == SPEC_WEIGHTS:
+        weights = "imagenet" if spec.pretrained else "none"
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, weights=weights))
     depth = spec.finetune_layers if cfg.train.finetune_layers == "spec" else cfg.train.finetune_layers
     train = dataclasses.replace(cfg.train, finetune_layers=depth)
     if from_scratch(cfg) and train.finetune_epochs:
@@ -196,6 +194,16 @@ def resolve(cfg: RunConfig) -> RunConfig:
                                     else train.finetune_epochs, finetune_epochs=0)
     return dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, image_size=size),
                                train=train)
+
+
+def folded_epochs_note(cfg: RunConfig) -> str | None:
+    """One line when resolve() drops a from-scratch run's phase-2 epochs, else None."""
+    if not (from_scratch(resolve(cfg)) and cfg.train.head_epochs and cfg.train.finetune_epochs):
+        return None
+    total = cfg.train.total_epochs
+    return (f"warning: without pretrained weights every layer trains from the first epoch, so the "
+            f"run is one phase of --epochs {cfg.train.head_epochs} and --finetune-epochs "
+            f"{cfg.train.finetune_epochs} is not used (for {total} epochs pass --epochs {total})")
 
 
 def from_scratch(cfg: RunConfig) -> bool:

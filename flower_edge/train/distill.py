@@ -142,10 +142,8 @@ def loss_and_metrics(cfg: RunConfig, num_classes: int):
     return distill_loss, [accuracy, top5]
 
 
-def check_student_target(cfg: RunConfig, out: str | None, run_name: str | None) -> None:
+def check_student_target(cfg: RunConfig, out: str | None) -> None:
     """Refuse a student run folder that is its own teacher's (--force would replace it)."""
-    from flower_edge.rundir import DEFAULT_ROOT
-
     teacher = teacher_run(cfg.distill.teacher).path.resolve()
-    if run_name and (Path(out) if out else DEFAULT_ROOT).joinpath(run_name).resolve() == teacher:
-        raise UsageError(f"the student would replace its teacher {teacher.name}: choose another --run-name")
+    if out and Path(out).resolve() == teacher:
+        raise UsageError(f"the student would replace its teacher {teacher.name}: choose another --out")

@@ -25,8 +25,8 @@ def lr_range(losses, lrs, beta: float = 0.9) -> tuple[list[float], list[float], 
     return list(lrs), smooth, float(lrs[i_min] / 10)
 
 
-def lr_find_run(cfg: RunConfig, out=None, run_name=None, force=False, start_lr=1e-7,
-                end_lr=1.0, steps=100) -> dict:
+def lr_find_run(cfg: RunConfig, out=None, force=False, start_lr=1e-7, end_lr=1.0,
+                steps=100) -> dict:
     """Run the range test on phase 1 of `cfg`; write lr_find.csv/.png/.json into a run dir."""
     from flower_edge.rundir import RunDir
     from flower_edge.train.rundirs import new_run_dir
@@ -35,7 +35,7 @@ def lr_find_run(cfg: RunConfig, out=None, run_name=None, force=False, start_lr=1
     cfg = cfgmod.resolve(cfg)
     single_worker_only(cfg)
     splits = load_splits(cfg)
-    target = new_run_dir(cfg.model.name, out, run_name or None, force, data=cfg.data.path)
+    target = new_run_dir(cfg.model.name, out, force, data=cfg.data.path)
     try:
         result = _range_test(cfg, splits, RunDir(target.work), target.final, start_lr, end_lr, steps)
     except BaseException:

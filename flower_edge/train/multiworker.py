@@ -25,7 +25,7 @@ from pathlib import Path
 
 from flower_edge.data.splits import DataSplits
 from flower_edge.errors import UsageError
-from flower_edge.rundir import DEFAULT_ROOT, RunDir
+from flower_edge.rundir import RunDir
 from flower_edge.train import checkpoint
 from flower_edge.train import config as cfgmod
 from flower_edge.train.cluster import Role, role
@@ -36,32 +36,32 @@ BACKUP = "backup"
 RESUME_FILES = ("config.toml", "split.json", "labels.txt", "history.csv", "checkpoints")
 
 
-def start_worker(cfg: RunConfig, out: str | None, run_name: str | None, force: bool) -> RunDir:
-    """Train as this worker; returns the run (OUT/NAME) the chief writes."""
+def start_worker(cfg: RunConfig, out: str | None, force: bool) -> RunDir:
+    """Train as this worker; returns the run (the folder OUT) the chief writes."""
     from flower_edge.train import trainer
     from flower_edge.train.scale import make_strategy
 
     me = role()
     make_strategy("multiworker")  # before any other TensorFlow op: collectives need it first
     cfg = cfgmod.resolve(cfg)
-    if not run_name:
-        raise UsageError("multi-worker training needs --run-name: every worker, and every "
-                         "restart, must name the same run")
-    final = RunDir((Path(out) if out else DEFAULT_ROOT) / run_name)
+    if not out:
+        raise UsageError("multi-worker training needs --out RUN: every worker, and every "
+                         "restart, must name the same run folder")
+    final = RunDir(Path(out))
     restart = _unfinished(final, cfg)
     if not me.is_chief and not restart and final.model.is_file():
-        raise UsageError(f"{final.path} already holds a finished run; choose another --run-name")
+        raise UsageError(f"{final.path} already holds a finished run; choose another --out")
     if me.is_chief and not restart and final.path.exists() and force:
         raise UsageError(f"{final.path} exists; --force is not used with multi-worker training "
                          f"(workers could not agree on which run they train): choose another "
-                         f"--run-name")
+                         f"--out")
     print(f"{me.name} of {me.workers}: {'restarting from the last committed epoch of' if restart else 'training'} "
           f"{final.path}", file=sys.stderr, flush=True)
     if me.is_chief:
         if restart:
             run = trainer.train_and_finish(cfg, final, DataSplits.load(final.split), final.path / BACKUP)
         else:
-            run = _new_chief_run(cfg, out, run_name, final)
+            run = _new_chief_run(cfg, final)
         with contextlib.suppress(OSError):  # Keras emptied it after the last fit; rmdir
             (final.path / BACKUP).rmdir()   # removes nothing but an empty folder
         _report_digest(me, run)
@@ -69,11 +69,11 @@ def start_worker(cfg: RunConfig, out: str | None, run_name: str | None, force: b
     return _other_worker(cfg, final, restart, me)
 
 
-def _new_chief_run(cfg, out, run_name, final: RunDir) -> RunDir:
+def _new_chief_run(cfg, final: RunDir) -> RunDir:
     from flower_edge.train import trainer
     from flower_edge.train.rundirs import new_run_dir
 
-    target = new_run_dir(cfg.model.name, out, run_name, False, data=cfg.data.path)
+    target = new_run_dir(cfg.model.name, str(final.path), False, data=cfg.data.path)
     run = RunDir(target.work)
     try:
         splits = trainer.load_splits(cfg)
@@ -121,7 +121,7 @@ def _backup_view(private: Path, final: RunDir) -> Path:
 
 
 def _unfinished(final: RunDir, cfg: RunConfig) -> bool:
-    """True when OUT/NAME is this job's run, stopped before its last epoch."""
+    """True when the run folder OUT is this job's run, stopped before its last epoch."""
     if not (final.config.is_file() and final.split.is_file()):
         return False
     if final.config.read_text(encoding="utf-8") != cfgmod.dumps(cfg):

@@ -150,8 +150,7 @@ def write_provenance(mode: str, run: RunDir, epochs: tuple[int, int, int]) -> No
     atomic_write_json(run.metrics, metrics)
 
 
-def derive(first_run: str, mode: str, out: str | None, run_name: str | None, force: bool,
-           steps) -> RunDir:
+def derive(first_run: str, mode: str, out: str | None, force: bool, steps) -> RunDir:
     """A refit run built from an already finished first pass (copied into selection/).
 
     Gives exactly what `train --refit MODE` gives with the same recipe, without training
@@ -169,7 +168,7 @@ def derive(first_run: str, mode: str, out: str | None, run_name: str | None, for
     if first_cfg.train.refit != "off":
         raise UsageError(f"{first_run} is already a refit run")
     cfg = dataclasses.replace(first_cfg, train=dataclasses.replace(first_cfg.train, refit=mode))
-    target = new_run_dir(cfg.model.name, out, run_name, force, data=cfg.data.path)
+    target = new_run_dir(cfg.model.name, out, force, data=cfg.data.path)
     run = RunDir(target.work)
     try:
         splits = DataSplits.load(source.split)

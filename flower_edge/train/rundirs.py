@@ -10,27 +10,29 @@ from flower_edge.errors import UsageError
 from flower_edge.rundir import DEFAULT_ROOT, RunDir
 
 
-def new_run_dir(model_name: str, out: str | None = None, run_name: str | None = None,
-                force: bool = False, data: str | None = None) -> guard.Target:
-    """ROOT/NAME (ROOT defaults to artifacts/, NAME to <model>-<YYYYmmdd-HHMMSS>[-n]).
+def new_run_dir(model_name: str, out: str | None = None, force: bool = False,
+                data: str | None = None) -> guard.Target:
+    """The run folder OUT itself (default artifacts/<model>-<YYYYmmdd-HHMMSS>[-n]).
 
     An existing run is refused unless `force`, and then replaced atomically: the new run
     is written beside it (Target.work) and swapped in by Target.commit(). A folder that
     is not a run, or that holds, lies in or contains `data`, is always refused (guard.py).
-    Resuming is a separate, explicit `--resume RUN_DIR`.
+    Resuming is a separate, explicit `--resume RUN`.
     """
-    root = Path(out) if out else DEFAULT_ROOT
-    if root.exists() and not root.is_dir():
-        raise UsageError(f"--out {root} is a file; pass a folder for run directories")
-    if run_name:
-        if "/" in run_name or run_name in (".", ".."):
-            raise UsageError(f"--run-name must be a plain folder name, got {run_name!r}")
-        path = root / run_name
+    if out:
+        path = Path(out)
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"--out {path} is a file; pass a folder for the run")
     else:
-        path = _unique(root, f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
+        path = default_run_path(model_name)
     return guard.prepare(path, "run", "run folder", force, data=[data] if data else guard.NO_DATA,
                          hint=f"pass --resume {path} to continue it, --force to replace it "
-                              f"(atomically), or choose another --run-name")
+                              f"(atomically), or choose another --out")
+
+
+def default_run_path(model_name: str) -> Path:
+    """artifacts/<model>-<YYYYmmdd-HHMMSS>[-n]: a new folder name, never an existing one."""
+    return _unique(DEFAULT_ROOT, f"{model_name}-{time.strftime('%Y%m%d-%H%M%S')}")
 
 
 def _unique(root: Path, base: str) -> Path:

@@ -22,16 +22,17 @@ from flower_edge.train.config import RunConfig
 from flower_edge.train.rundirs import existing_run, new_run_dir
 
 
-def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = None,
-              force: bool = False, splits: DataSplits | None = None) -> RunDir:
-    """Resolve the recipe, split the data, create the run dir and train. Returns the run.
+def start_run(cfg: RunConfig, out: str | None = None, force: bool = False,
+              splits: DataSplits | None = None) -> RunDir:
+    """Resolve the recipe, split the data, create the run folder `out` (default
+    artifacts/<model>-<date>-<time>) and train. Returns the run.
 
     With `force` an existing run is replaced only once the new one is finished: until
     then the new run lives in a staging folder beside it (see guard.py).
     """
     cfg = cfgmod.resolve(cfg)
     single_worker_only(cfg)
-    target = new_run_dir(cfg.model.name, out, run_name, force, data=cfg.data.path)
+    target = new_run_dir(cfg.model.name, out, force, data=cfg.data.path)
     run = RunDir(target.work)
     try:
         splits = splits or load_splits(cfg)  # given: a distilled student keeps its teacher's
@@ -50,22 +51,33 @@ def start_run(cfg: RunConfig, out: str | None = None, run_name: str | None = Non
         raise
 
 
-def derive_refit(first_run: str, mode: str, out: str | None = None, run_name: str | None = None,
-                 force: bool = False) -> RunDir:
+def start_training(cfg: RunConfig, out: str | None = None, force: bool = False) -> RunDir:
+    """`flower-edge train`: one run, or this process's part of a multi-worker job (TF_CONFIG)."""
+    from flower_edge.train.cluster import cluster_size
+
+    if cfg.train.strategy == "multiworker" and cluster_size() > 1:
+        if cfg.train.refit != "off":
+            raise UsageError("--refit is single-worker: drop it, or refit afterwards on one machine")
+        from flower_edge.train.multiworker import start_worker
+
+        return start_worker(cfg, out, force)
+    return start_run(cfg, out, force)
+
+
+def derive_refit(first_run: str, mode: str, out: str | None = None, force: bool = False) -> RunDir:
     """A refit run ("val" or "all") from a finished plain run, without retraining its first
     pass: what `train --refit MODE` gives (train/refit.py)."""
     from flower_edge.train import refit
 
-    return refit.derive(first_run, mode, out, run_name, force, (write_inputs, train_and_finish))
+    return refit.derive(first_run, mode, out, force, (write_inputs, train_and_finish))
 
 
-def distill_run(cfg: RunConfig, out: str | None = None, run_name: str | None = None,
-                force: bool = False) -> RunDir:
+def distill_run(cfg: RunConfig, out: str | None = None, force: bool = False) -> RunDir:
     """Train a student of `cfg.distill.teacher` (train/distill.py) on the teacher's split."""
     from flower_edge.train.distill import check_student_target, teacher_splits
 
-    check_student_target(cfg, out, run_name)
-    return start_run(cfg, out, run_name, force, splits=teacher_splits(cfg))
+    check_student_target(cfg, out)
+    return start_run(cfg, out, force, splits=teacher_splits(cfg))
 
 
 def write_inputs(cfg: RunConfig, run: RunDir, splits: DataSplits) -> None:
@@ -92,7 +104,7 @@ def single_worker_only(cfg: RunConfig) -> None:
 
     if cluster_size() > 1:
         raise UsageError("TF_CONFIG names several workers: multi-worker training runs through "
-                         "'flower-edge train --strategy multiworker --run-name NAME' on every worker "
+                         "'flower-edge train --strategy multiworker --out RUN' on every worker "
                          "(rerun that same command to restart; --resume and --lr-find are single-worker)")
 
 
