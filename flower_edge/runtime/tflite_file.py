@@ -11,15 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from flower_edge.runtime import fbtable as fb
 from flower_edge.runtime.tflite_metadata import (
     METADATA_NAME,
     ModelMetadata,
-    _root,
-    _scalar,
-    _slot,
-    _str,
-    _sub,
-    _tables,
     decode,
     encode,
     pack_files,
@@ -40,20 +35,20 @@ def metadata_buffer(model: bytes) -> bytes | None:
     """The bytes of the model's "TFLITE_METADATA" entry, None if it has none."""
     from flatbuffers import number_types as N
 
-    root = _root(model)
+    root = fb.root(model)
     buffers = None
-    for entry in _tables(root, _MODEL["metadata"]):
-        if _str(entry, _ENTRY["name"]) != METADATA_NAME:
+    for entry in fb.tables(root, _MODEL["metadata"]):
+        if fb.string(entry, _ENTRY["name"]) != METADATA_NAME:
             continue
-        buffers = buffers or _tables(root, _MODEL["buffers"])
-        index = int(_scalar(entry, _ENTRY["buffer"], N.Uint32Flags))
+        buffers = buffers or fb.tables(root, _MODEL["buffers"])
+        index = int(fb.scalar(entry, _ENTRY["buffer"], N.Uint32Flags))
         if index >= len(buffers):
             return None
         buf = buffers[index]
-        offset = int(_scalar(buf, _BUFFER["offset"], N.Uint64Flags))
+        offset = int(fb.scalar(buf, _BUFFER["offset"], N.Uint64Flags))
         if offset > 1:  # a model over 2 GB keeps its buffers after the flatbuffer
-            return bytes(model[offset:offset + int(_scalar(buf, _BUFFER["size"], N.Uint64Flags))])
-        o = _slot(buf, _BUFFER["data"])
+            return bytes(model[offset:offset + int(fb.scalar(buf, _BUFFER["size"], N.Uint64Flags))])
+        o = fb.slot(buf, _BUFFER["data"])
         return bytes(buf.GetVectorAsNumpy(N.Uint8Flags, o)) if o else None
     return None
 
@@ -68,22 +63,22 @@ def io_tensors(model: bytes) -> tuple[dict, dict]:
     """(input, output) of the first subgraph: {shape, dtype, scale, zero_point}."""
     from flatbuffers import number_types as N
 
-    subgraphs = _tables(_root(model), _MODEL["subgraphs"])
+    subgraphs = fb.tables(fb.root(model), _MODEL["subgraphs"])
     if not subgraphs:
         raise ValueError("the model has no subgraph")
     sub = subgraphs[0]
-    tensors = _tables(sub, _SUBGRAPH["tensors"])
+    tensors = fb.tables(sub, _SUBGRAPH["tensors"])
 
     def first(field: int) -> dict:
-        o = _slot(sub, field)
+        o = fb.slot(sub, field)
         index = int(sub.GetVectorAsNumpy(N.Int32Flags, o)[0])
         t = tensors[index]
-        shape = [int(x) for x in t.GetVectorAsNumpy(N.Int32Flags, _slot(t, _TENSOR["shape"]))]
-        q = _sub(t, _TENSOR["quantization"])
-        so, zo = _slot(q, _QUANT["scale"]), _slot(q, _QUANT["zero_point"])
+        shape = [int(x) for x in t.GetVectorAsNumpy(N.Int32Flags, fb.slot(t, _TENSOR["shape"]))]
+        q = fb.sub(t, _TENSOR["quantization"])
+        so, zo = fb.slot(q, _QUANT["scale"]), fb.slot(q, _QUANT["zero_point"])
         scale = q.GetVectorAsNumpy(N.Float32Flags, so) if so else np.zeros(0)
         zero = q.GetVectorAsNumpy(N.Int64Flags, zo) if zo else np.zeros(0)
-        return {"shape": shape, "dtype": TENSOR_TYPES.get(int(_scalar(t, _TENSOR["type"], N.Int8Flags)), "?"),
+        return {"shape": shape, "dtype": TENSOR_TYPES.get(int(fb.scalar(t, _TENSOR["type"], N.Int8Flags)), "?"),
                 "scale": float(scale[0]) if len(scale) == 1 else 0.0,
                 "zero_point": int(zero[0]) if len(zero) == 1 else 0}
 

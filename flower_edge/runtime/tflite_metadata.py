@@ -22,6 +22,8 @@ import zipfile
 
 import numpy as np
 
+from flower_edge.runtime import fbtable as fb
+
 METADATA_NAME = "TFLITE_METADATA"
 FILE_IDENTIFIER = b"M001"
 # metadata_version.cc: 1.0.0 unless a member added later is used (vocabulary files,
@@ -183,84 +185,39 @@ def decode(buf: bytes) -> ModelMetadata:
 
     if len(buf) < 8 or not util.BufferHasIdentifier(buf, 0, FILE_IDENTIFIER):
         raise ValueError("not a TFLite metadata buffer (file identifier M001)")
-    root = _root(buf)
-    subgraphs = _tables(root, _MODEL["subgraphs"])
+    root = fb.root(buf)
+    subgraphs = fb.tables(root, _MODEL["subgraphs"])
     sub = subgraphs[0] if subgraphs else None
     return ModelMetadata(
-        **{k: _str(root, _MODEL[k]) for k in ("name", "description", "version", "author", "license",
+        **{k: fb.string(root, _MODEL[k]) for k in ("name", "description", "version", "author", "license",
                                              "min_parser_version")},
-        inputs=tuple(_read_tensor(t) for t in _tables(sub, _SUBGRAPH["inputs"])) if sub else (),
-        outputs=tuple(_read_tensor(t) for t in _tables(sub, _SUBGRAPH["outputs"])) if sub else ())
-
-
-def _root(buf):
-    from flatbuffers import encode as fb_encode
-    from flatbuffers import packer, table
-
-    return table.Table(buf, fb_encode.Get(packer.uoffset, buf, 0))
-
-
-def _slot(tab, field: int) -> int:
-    return tab.Offset(4 + 2 * field) if tab is not None else 0
-
-
-def _str(tab, field: int) -> str:
-    o = _slot(tab, field)
-    return tab.String(o + tab.Pos).decode("utf-8", "replace") if o else ""
-
-
-def _sub(tab, field: int):
-    from flatbuffers import table
-
-    o = _slot(tab, field)
-    return table.Table(tab.Bytes, tab.Indirect(o + tab.Pos)) if o else None
-
-
-def _tables(tab, field: int) -> list:
-    from flatbuffers import table
-
-    o = _slot(tab, field)
-    if not o:
-        return []
-    start = tab.Vector(o)
-    return [table.Table(tab.Bytes, tab.Indirect(start + 4 * i)) for i in range(tab.VectorLen(o))]
-
-
-def _scalar(tab, field: int, flags, default=0):
-    o = _slot(tab, field)
-    return tab.Get(flags, o + tab.Pos) if o else default
-
-
-def _float_list(tab, field: int) -> tuple[float, ...]:
-    from flatbuffers import number_types as N
-
-    o = _slot(tab, field)
-    return tuple(float(x) for x in tab.GetVectorAsNumpy(N.Float32Flags, o)) if o else ()
+        inputs=tuple(_read_tensor(t) for t in fb.tables(sub, _SUBGRAPH["inputs"])) if sub else (),
+        outputs=tuple(_read_tensor(t) for t in fb.tables(sub, _SUBGRAPH["outputs"])) if sub else ())
 
 
 def _read_tensor(tab) -> TensorMetadata:
     from flatbuffers import number_types as N
 
-    content = _sub(tab, _TENSOR["content"])
-    image = _scalar(content, _CONTENT["props_type"], N.Uint8Flags) == _IMAGE
-    props = _sub(content, _CONTENT["props"]) if image else None
-    size_tab = _sub(props, _IMAGE_PROPS["default_size"])
-    size = (_scalar(size_tab, _SIZE["height"], N.Uint32Flags), _scalar(size_tab, _SIZE["width"], N.Uint32Flags)) \
+    content = fb.sub(tab, _TENSOR["content"])
+    image = fb.scalar(content, _CONTENT["props_type"], N.Uint8Flags) == _IMAGE
+    props = fb.sub(content, _CONTENT["props"]) if image else None
+    size_tab = fb.sub(props, _IMAGE_PROPS["default_size"])
+    size = (fb.scalar(size_tab, _SIZE["height"], N.Uint32Flags), fb.scalar(size_tab, _SIZE["width"], N.Uint32Flags)) \
         if size_tab is not None else None
     mean = std = ()
-    for unit in _tables(tab, _TENSOR["process_units"]):
-        if _scalar(unit, _UNIT["options_type"], N.Uint8Flags) == _NORMALIZATION:
-            norm = _sub(unit, _UNIT["options"])
-            mean, std = _float_list(norm, _NORM["mean"]), _float_list(norm, _NORM["std"])
-    stats = _sub(tab, _TENSOR["stats"])
-    files = tuple(AssociatedFile(_str(f, _FILE["name"]), _str(f, _FILE["description"]),
-                                 int(_scalar(f, _FILE["type"], N.Int8Flags)), _str(f, _FILE["locale"]))
-                  for f in _tables(tab, _TENSOR["files"]))
+    for unit in fb.tables(tab, _TENSOR["process_units"]):
+        if fb.scalar(unit, _UNIT["options_type"], N.Uint8Flags) == _NORMALIZATION:
+            norm = fb.sub(unit, _UNIT["options"])
+            mean, std = fb.float_list(norm, _NORM["mean"]), fb.float_list(norm, _NORM["std"])
+    stats = fb.sub(tab, _TENSOR["stats"])
+    files = tuple(AssociatedFile(fb.string(f, _FILE["name"]), fb.string(f, _FILE["description"]),
+                                 int(fb.scalar(f, _FILE["type"], N.Int8Flags)), fb.string(f, _FILE["locale"]))
+                  for f in fb.tables(tab, _TENSOR["files"]))
     return TensorMetadata(
-        name=_str(tab, _TENSOR["name"]), description=_str(tab, _TENSOR["description"]), image=image,
-        color_space=COLOR_SPACES.get(int(_scalar(props, _IMAGE_PROPS["color_space"], N.Int8Flags)), "UNKNOWN"),
-        size=size, mean=mean, std=std, stats_min=_float_list(stats, _STATS["min"]),
-        stats_max=_float_list(stats, _STATS["max"]), files=files)
+        name=fb.string(tab, _TENSOR["name"]), description=fb.string(tab, _TENSOR["description"]), image=image,
+        color_space=COLOR_SPACES.get(int(fb.scalar(props, _IMAGE_PROPS["color_space"], N.Int8Flags)), "UNKNOWN"),
+        size=size, mean=mean, std=std, stats_min=fb.float_list(stats, _STATS["min"]),
+        stats_max=fb.float_list(stats, _STATS["max"]), files=files)
 
 
 def packed_files(model: bytes) -> dict[str, bytes]:
