@@ -1,4 +1,4 @@
-"""Cold start: `flower-edge predict one.jpg` against a bare 10-line LiteRT script.
+"""Cold start: `flower-edge predict BUNDLE one.jpg` against a bare 10-line LiteRT script.
 
 Both run as fresh processes, alternating, `--repeat` times each: wall time from
 spawn to exit and peak RSS (ru_maxrss from wait4). Prints the medians and the ratios

@@ -1,4 +1,4 @@
-"""`flower-edge predict FOLDER` against a bare serial loop, measured in one run.
+"""`flower-edge predict BUNDLE FOLDER` against a bare serial loop, measured in one run.
 
 For each photo set (the evaluation photos as they are; the same photos as 12 MP
 camera JPEGs made by benchmarks/camera_photos.py) and each bundle, runs as separate
@@ -6,7 +6,7 @@ processes, one after the other:
 
 - the bare loop: the 10-line script a user would write (Pillow open, convert, resize
   the shorter side, center-crop, LiteRT invoke, one file after the other);
-- `flower-edge predict FOLDER --json` with --workers 0, 1, 2 (0 = no decode threads).
+- `flower-edge predict BUNDLE FOLDER --json` with --decode-threads 0, 1, 2 (0 = none).
 
 Prints images/s, the ratio to the bare loop of the same set and bundle, the peak RSS
 of the whole process tree (sampled from /proc every 10 ms) and its ratio, and the

@@ -1,7 +1,7 @@
 """What the benchmark scripts share, declared once: the CLI invocation, the load average
 every figure is quoted with, the photos of a labelled folder, top-1 on a labelled folder
 (scored by the same code as `flower-edge benchmark BUNDLE --eval-data DIR`), recipe TOML
-writing, and the tiny pipeline recipe + tree hash of the rerun checks.
+writing, and the rerun checks' tiny pipeline recipe, tree hash and kill-at-a-point runner.
 
 Scripts run as `python benchmarks/NAME.py` import it as `common`; tests import it as
 `benchmarks.common` (setup.cfg puts the project root on pytest's path). Heavy imports
@@ -13,11 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+# TensorFlow quiet and on the CPU, for CLI runs in a subprocess.
+QUIET_ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
 
 
 def cli(*args) -> list[str]:
@@ -120,3 +128,40 @@ def labelled_images(folder: str | os.PathLike, classes: list[str], size: int) ->
 
     paths, labels = labelled_folder(folder, list(classes))
     return np.stack([load_for_model(p, size) for p in paths]), labels
+
+
+@dataclass
+class Killed:
+    """How `kill_when` ended: 'killed', 'finished rc=N' or 'timeout'; when; stderr's end."""
+
+    status: str
+    seconds: float
+    stderr: str
+
+
+def kill_when(cmd: list[str], where: str | os.PathLike, pattern: str | None = None,
+              seconds: float | None = None, limit: float = 600) -> Killed:
+    """Run `cmd` (its own process group, QUIET_ENV) and SIGKILL the group when `pattern`
+    matches under `where` or `seconds` have passed: a crash at that point."""
+    where, start = Path(where), time.monotonic()
+    with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty child never blocks on it
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=QUIET_ENV,
+                                start_new_session=True)
+        status = "timeout"
+        try:
+            while proc.poll() is None:
+                now = time.monotonic() - start
+                if (seconds is not None and now >= seconds) or (pattern and any(where.glob(pattern))):
+                    status = "killed"
+                    break
+                if now > limit:
+                    break
+                time.sleep(0.005)
+            else:
+                status = f"finished rc={proc.returncode}"
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        err.seek(0)
+        return Killed(status, time.monotonic() - start, err.read().decode(errors="replace")[-2000:])

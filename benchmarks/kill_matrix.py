@@ -15,18 +15,16 @@ Prints one line per trial and a summary: trials, killed, files checked, files ch
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import cli, load_average, tiny_recipe, tree_sha, write_toml
+from common import QUIET_ENV as ENV
+from common import cli, kill_when, load_average, tiny_recipe, tree_sha, write_toml
 
-ENV = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
 # Points inside the new run (staged beside the old one as .NAME.new-*), as globs under
 # the run's parent folder, in the order the stages reach them.
 PIPELINE_POINTS = {
@@ -45,39 +43,14 @@ QUANTIZE_POINTS = {
 }
 
 
-def kill_at(cmd: list[str], where: Path, pattern: str | None, seconds: float | None,
-            limit: float = 600) -> tuple[str, float]:
-    """Run `cmd`; SIGKILL it when `pattern` matches under `where` or after `seconds`.
-    Returns ('killed' | 'finished rc=N' | 'timeout', seconds since start)."""
-    start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
-                            start_new_session=True)
-    try:
-        while proc.poll() is None:
-            now = time.monotonic() - start
-            if (seconds is not None and now >= seconds) or (pattern and any(where.glob(pattern))):
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return "killed", now
-            if now > limit:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-                return "timeout", now
-            time.sleep(0.005)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return f"finished rc={proc.returncode}", time.monotonic() - start
-
-
 def trial(label: str, original: Path, work: Path, cmd_for, pattern, seconds, after) -> dict:
     """One kill on a fresh copy of the run; compare every file with the original."""
     parent = work / label.replace(" ", "_").replace(":", "")
     shutil.rmtree(parent, ignore_errors=True)
     run = Path(shutil.copytree(original, parent / "r", copy_function=shutil.copy2))
     before = tree_sha(run)
-    status, at = kill_at(cmd_for(run), parent, pattern, seconds)
+    killed = kill_when(cmd_for(run), parent, pattern, seconds)
+    status, at = killed.status, killed.seconds
     after_sha = tree_sha(run) if run.is_dir() else {}
     # Old files changed or gone; a killed build's own staging folder (swept by the next
     # run on the same target) is counted apart, as `left`.
