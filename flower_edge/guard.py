@@ -17,7 +17,6 @@ marker of the kind being replaced) are ever removed.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import shutil
@@ -27,242 +26,32 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flower_edge.errors import UsageError
+from flower_edge.markers import (  # run_or_bundle: commands ask the guard what a path is
+    MARKER,
+    RUN_ENTRIES,
+    is_kind,
+    is_model_temp,
+    read_marker,
+    run_or_bundle,  # noqa: F401
+    write_marker,
+)
+from flower_edge.outputs_apart import (  # NO_DATA, run_data, photo_layout: callers name them as guard's
+    NO_DATA,  # noqa: F401
+    check_apart,
+    data_note,
+    holds_photos,
+    photo_layout,  # noqa: F401
+    run_data,  # noqa: F401
+)
 
-MARKER = ".flower-edge"
 STAGING = ".new-"
 RETIRED = ".old-"
-# What `train`/`pipeline` write at the top of a run: a folder holding only these (and
-# config.toml + split.json) is a run made before runs carried the marker.
-RUN_ENTRIES = frozenset({
-    MARKER, "model.keras", "labels.txt", "config.toml", "split.json", "history.csv", "metrics.json",
-    "checkpoints", "logs", "export", "report", ".stages", "curves.png", "confusion.png",
-    "predictions.png", "lr_find.png", "lr_find.csv", "lr_find.json", "backup"})
-
-
 def public_path(path: str | os.PathLike) -> Path:
     """`path` as it will be once every staging folder on it is swapped into place: what
     messages and recorded paths name (the staging folder no longer exists by then)."""
     staged = re.compile(rf"\.(.+){re.escape(STAGING)}\d+-[a-z0-9_]+")
     parts = [m.group(1) if (m := staged.fullmatch(part)) else part for part in Path(path).parts]
     return Path(*parts) if parts else Path(path)
-
-
-def write_marker(folder: Path, kind: str) -> None:
-    """Mark `folder` as flower-edge's (the first file written into it)."""
-    from flower_edge import __version__
-    from flower_edge.io import atomic_write_json
-
-    atomic_write_json(Path(folder) / MARKER, {"tool": "flower-edge", "kind": kind,
-                                              "version": __version__})
-
-
-def read_marker(folder: Path) -> dict | None:
-    try:
-        data = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) and data.get("tool") == "flower-edge" else None
-
-
-def is_kind(folder: Path, kind: str) -> bool:
-    """True for a folder flower-edge made as `kind` (folders made before markers existed
-    count when their contents are exactly what flower-edge writes there)."""
-    marker = read_marker(folder)
-    if marker is not None:
-        return marker.get("kind") == kind
-    legacy = _LEGACY.get(kind)
-    if legacy is None:
-        return False
-    try:
-        entries = list(Path(folder).iterdir())
-    except OSError:
-        return False
-    return legacy(entries)
-
-
-def run_or_bundle(path: str | os.PathLike) -> str:
-    """"bundle" or "run", for a command's RUN_OR_BUNDLE: a bundle folder by its marker (or,
-    made before markers, by its manifest), a .tflite (a bundle's own, or a bare classifier
-    with TFLite metadata); any other folder is a run, whose own checks name what it lacks."""
-    path = Path(path)
-    if path.is_file():
-        if path.suffix.lower() == ".tflite" or path.name == "manifest.json":
-            return "bundle"
-        raise UsageError(f"{path} is a file, not a run or a bundle: pass a run folder (from 'flower-edge "
-                         f"train'), a bundle folder (from 'flower-edge quantize') or a .tflite")
-    if is_kind(path, "bundle") or (path / "manifest.json").is_file():
-        return "bundle"
-    return "run"
-
-
-def _model_temp(name: str) -> bool:
-    """evaluate.save_model's temp file, left behind only by a kill."""
-    return name.startswith(".model.") and name.endswith(".keras")
-
-
-def _legacy_run(entries: list[Path]) -> bool:
-    """Only what `train` writes, and its commit file: every run made before markers
-    finished an epoch (a run that did not was removed), so checkpoints/state.json names
-    a phase and an epoch. A user's own config.toml + split.json + model.keras is not a run."""
-    names = {p.name for p in entries if not _model_temp(p.name)}
-    if not ({"config.toml", "split.json", "checkpoints"} <= names and names <= RUN_ENTRIES):
-        return False
-    folder = next(p for p in entries if p.name == "checkpoints")
-    try:
-        state = json.loads((folder / "state.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(state, dict) and {"epoch", "phase", "checkpoint"} <= state.keys()
-
-
-def _legacy_export(entries: list[Path]) -> bool:
-    """RUN/export before markers: bundles and quantize's own reports, nothing else."""
-    own = {"quantize.json", "quantize.md", "quantize.toml", "convert.log", "debug"}
-    return all(p.name in own or (p.is_dir() and is_kind(p, "bundle")) for p in entries)
-
-
-def _legacy_bundle(entries: list[Path]) -> bool:
-    names = {p.name for p in entries}
-    return "manifest.json" in names and names <= {"manifest.json", "model.tflite", "labels.txt"}
-
-
-def _legacy_synthetic(entries: list[Path]) -> bool:
-    """synthetic.json and class folders holding only `data synth`'s own <class>_NNNN.png."""
-    def own_pictures(folder: Path) -> bool:
-        pattern = re.compile(rf"{re.escape(folder.name)}_\d{{4}}\.png")
-        return all(f.is_file() and pattern.fullmatch(f.name) for f in folder.iterdir())
-
-    return any(p.name == "synthetic.json" for p in entries) and all(
-        p.is_dir() and own_pictures(p) for p in entries if p.name != "synthetic.json")
-
-
-def _legacy_demo(entries: list[Path]) -> bool:
-    """`demo --out` before markers: its synthetic data/ and its run/, nothing else."""
-    kinds = {"data": "synthetic", "run": "run"}
-    return all(p.name in kinds and is_kind(p, kinds[p.name]) for p in entries)
-
-
-def _legacy_pictures(entries: list[Path]) -> bool:
-    return all(p.is_file() and p.suffix == ".png" for p in entries)
-
-
-_LEGACY = {"run": _legacy_run, "bundle": _legacy_bundle, "synthetic": _legacy_synthetic,
-           "gradcam": _legacy_pictures, "export": _legacy_export, "demo": _legacy_demo}
-
-
-# Say it explicitly where an output has no data folder to keep apart from: every output
-# helper demands `data`, so a new command cannot forget the rule. Folders of labelled
-# photos are refused even then (photo_layout).
-NO_DATA: tuple = ()
-_SCAN_LIMIT = 256  # entries looked at per folder: the test must stay cheap on huge folders
-
-
-def run_data(run: str | os.PathLike | None) -> list[str]:
-    """The data folder a run records in config.toml ([data] path): outputs of commands
-    that read a run are kept apart from it as from a --data flag."""
-    import tomllib
-
-    if run is None:
-        return []
-    try:
-        with open(Path(run) / "config.toml", "rb") as fh:
-            path = tomllib.load(fh).get("data", {}).get("path")
-    except (OSError, ValueError):
-        return []
-    return [path] if isinstance(path, str) and path else []
-
-
-def _class_folder(folder: Path) -> bool:
-    """A folder of photos: image files directly in it, no sub-folders, not flower-edge's."""
-    from flower_edge.runtime.transforms import IMAGE_EXTENSIONS
-
-    images = False
-    try:
-        with os.scandir(folder) as it:
-            for n, entry in enumerate(it):
-                if n >= _SCAN_LIMIT:
-                    break
-                if entry.name.startswith("."):
-                    if entry.name == MARKER:
-                        return False
-                    continue
-                if entry.is_dir():
-                    return False
-                images = images or os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS
-    except OSError:
-        return False
-    return images
-
-
-def photo_layout(folder: Path) -> bool:
-    """True for a labelled-photo layout: two or more class folders of images, and no
-    other (unmarked, visible) sub-folder. Such a folder is data, whoever made it."""
-    classes = 0
-    try:
-        with os.scandir(folder) as it:
-            subs = [Path(e.path) for n, e in zip(range(_SCAN_LIMIT), it)
-                    if not e.name.startswith(".") and e.is_dir(follow_symlinks=False)]
-    except OSError:
-        return False
-    for sub in subs:
-        if (sub / MARKER).exists():
-            continue
-        if not _class_folder(sub):
-            return False
-        classes += 1
-    return classes >= 2
-
-
-def check_apart(path: Path, data: Iterable, what: str, kind: str | None = None) -> None:
-    """Refuse an output `path` that is a data folder, lies inside one, or contains one.
-
-    `data` lists the data folders known to the command (a flag, or recorded in the run);
-    any folder of labelled photos on the way from `path` to the root counts as data too
-    (a synthetic set flower-edge made may be replaced by another: `kind` "synthetic")."""
-    out = Path(path).resolve()
-    for item in data:
-        if not item:
-            continue
-        src = Path(item).resolve()
-        if out == src or src in out.parents:
-            where = "is the data folder" if out == src else "is inside the data folder"
-            raise UsageError(f"{what} {path} {where} {item}; write outputs outside the data "
-                             f"(e.g. --out artifacts)")
-        if out in src.parents:
-            raise UsageError(f"{what} {path} contains the data folder {item}; choose an output "
-                             f"folder that does not hold the data (e.g. --out artifacts)")
-    for folder in (out, *out.parents):
-        if folder == out and kind == "synthetic" and is_kind(out, "synthetic"):
-            continue
-        if photo_layout(folder):
-            where = "is" if folder == out else f"is inside {folder},"
-            raise UsageError(f"{what} {path} {where} a folder of labelled photos (class folders "
-                             f"of images), which is data; write outputs outside it (e.g. --out "
-                             f"artifacts)")
-
-
-def _data_note(folder: Path) -> str:
-    """', and contains the data folder X' for a refused folder holding labelled photos."""
-    try:
-        with os.scandir(folder) as it:
-            subs = [Path(e.path) for _, e in zip(range(_SCAN_LIMIT), it) if e.is_dir()]
-    except OSError:
-        return ""
-    found = next((sub for sub in subs if photo_layout(sub)), None)
-    return f", and contains the data folder {found.name}" if found else ""
-
-
-def _holds_photos(folder: Path, kind: str) -> Path | None:
-    """A labelled-photo layout anywhere inside a folder about to be replaced, if any: a
-    dataset someone put into an output folder goes with it otherwise."""
-    for root, dirs, _files in os.walk(folder):
-        here = Path(root)
-        dirs[:] = [d for d in dirs if not d.startswith(".")]
-        if here == folder and kind == "synthetic":
-            continue
-        if photo_layout(here):
-            return here
-    return None
 
 
 def _is_empty_dir(path: Path) -> bool:
@@ -308,7 +97,7 @@ class Target:
                 remove_own(self.final, self.kind)
             else:  # the folder was empty before: take back only what a run writes in it
                 for child in list(self.final.iterdir()):
-                    if child.name in RUN_ENTRIES or _model_temp(child.name):
+                    if child.name in RUN_ENTRIES or is_model_temp(child.name):
                         _remove_own_entry(child)
 
 
@@ -337,11 +126,11 @@ def prepare(path: str | os.PathLike, kind: str, what: str, replace: bool, *,
         return Target(final, final, kind, created)
     if not is_kind(final, kind):
         raise UsageError(f"{what} {final} already exists and was not made by flower-edge: it "
-                         f"holds files flower-edge did not write (no {MARKER} marker){_data_note(final)}; it is never replaced, not even "
+                         f"holds files flower-edge did not write (no {MARKER} marker){data_note(final)}; it is never replaced, not even "
                          f"with --force: choose a new or empty folder")
     if not replace:
         raise UsageError(f"{final} already holds a {kind}; {hint or 'pass --force to replace it'}")
-    photos = _holds_photos(final, kind)
+    photos = holds_photos(final, kind)
     if photos is not None:
         raise UsageError(f"{what} {final} holds {photos}, a folder of labelled photos (data); it "
                          f"is never replaced: move the photos out, or choose another folder")
@@ -390,7 +179,7 @@ def adding_to(path: str | os.PathLike, kind: str, what: str, inside_run: Path | 
     if not fresh and not is_kind(folder, kind) and not (
             read_marker(folder) is None and inside_run is not None and is_kind(inside_run, "run")):
         raise UsageError(f"{what} {folder} already holds files flower-edge did not write (no "
-                         f"{MARKER} marker){_data_note(folder)}; choose a new or empty folder")
+                         f"{MARKER} marker){data_note(folder)}; choose a new or empty folder")
     try:
         yield folder
     finally:
