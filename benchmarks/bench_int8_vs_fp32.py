@@ -24,6 +24,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+from common import photos
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
@@ -62,7 +63,7 @@ def calibration_images(size: int, count: int) -> np.ndarray:
     """Real photos when ../shared has them (realistic int8 ranges), else noise."""
     from flower_edge.runtime.transforms import load_for_model
 
-    paths = sorted(PHOTOS.rglob("*.jpg"))[::7][:count] if PHOTOS.is_dir() else []
+    paths = photos(PHOTOS)[::7][:count] if PHOTOS.is_dir() else []
     if paths:
         return np.stack([load_for_model(p, size) for p in paths])
     return np.random.default_rng(0).integers(0, 256, (count, size, size, 3), dtype=np.uint8)

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 
 from camera_photos import make_camera_photos
-from common import load_average
+from common import load_average, photos
 
 BARE = '''import sys, numpy as np
 from PIL import Image
@@ -132,14 +132,14 @@ def main() -> None:
         for name in args.sets.split(","):
             if name == "eval":
                 folder = args.src
-                paths = sorted(p for p in folder.rglob("*.jpg"))
+                paths = photos(folder)  # what `predict FOLDER` reads
             else:  # a folder of symlinks, so predict sees exactly the photos made (or reused)
                 made = make_camera_photos(args.src, name, args.limit_12mp if name == "12mp" else 0)
                 folder = tmp / name
                 for p in made:
                     (folder / p.parent.name).mkdir(parents=True, exist_ok=True)
                     (folder / p.parent.name / p.name).symlink_to(p.resolve())
-                paths = sorted(folder.rglob("*.jpg"))
+                paths = photos(folder)
             for bundle in args.bundle:
                 for r in bench_set(name, folder, paths, bundle, args.threads, workers, tmp):
                     rows.append(r)
