@@ -21,14 +21,11 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
 
+from flower_edge.benchmark.config import SIZE_METRICS, SizeMetric
 from flower_edge.benchmark.device_latency import HOST, apply_device_latency
 from flower_edge.benchmark.rows import BenchmarkRow, ImageSet
 from flower_edge.errors import UsageError
-
-SizeMetric = Literal["gzip", "file"]  # compare --size-metric reads it
-SIZE_METRICS: tuple[str, ...] = get_args(SizeMetric)
 
 
 @dataclass(frozen=True)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, get_args
 
 from flower_edge.data.splits import SplitName
 from flower_edge.errors import UsageError
 from flower_edge.explain.settings import DEFAULT_SEGMENTS, PREDICTION_MAPS
 
+# compare --size-metric: which size a budget and the size frontier use (benchmark/compare.py)
+SizeMetric = Literal["gzip", "file"]
+SIZE_METRICS: tuple[str, ...] = get_args(SizeMetric)
 DELETION_METHODS = PREDICTION_MAPS  # scored beside Grad-CAM and random
 BENCHMARK_LIME_SAMPLES = 500
 

@@ -15,12 +15,13 @@ from flower_edge.cli.options import (
     json_option,
     threads_option,
 )
+from flower_edge.data.splits import SPLIT_NAMES
 
 
 @click.command("benchmark")
 @click.argument("target", metavar="RUN_OR_BUNDLE", type=click.Path(path_type=Path))
 @config_option("A benchmark recipe .toml (e.g. benchmark/default.toml); flags override its keys.")
-@click.option("--split", type=click.Choice(["train", "val", "test"]),
+@click.option("--split", type=click.Choice(SPLIT_NAMES),
               help="The run's split to score on [default: the recipe's, else test].")
 @eval_data_option("Score accuracy on this labelled folder (one sub-folder per class, named as the "
                   "labels) instead of the run's split: the common photo set 'flower-edge compare' "

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from flower_edge.benchmark.config import SIZE_METRICS
 from flower_edge.cli.options import eval_data_option, json_option, threads_option
 
 DEFAULT_OUT = Path("artifacts") / "compare"
@@ -19,7 +20,7 @@ DEFAULT_OUT = Path("artifacts") / "compare"
               help="Latency budget: the median at --threads must be at most this.")
 @click.option("--budget-mb", type=click.FloatRange(min=0, min_open=True), metavar="MB",
               help="Size budget, on the gzip size unless --size-metric file.")
-@click.option("--size-metric", type=click.Choice(["gzip", "file"]), default="gzip", show_default=True,
+@click.option("--size-metric", type=click.Choice(SIZE_METRICS), default="gzip", show_default=True,
               help="Size for --budget-mb and the size frontier: gzip (over the air) or file (on the card).")
 @click.option("--latency", "latency_files", multiple=True, metavar="FILE.json",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -6,9 +6,7 @@ from pathlib import Path
 
 import click
 
-from flower_edge.explain.settings import DEFAULT_SAMPLES, DEFAULT_SEGMENTS, LimeSettings
-
-METHODS = ("gradcam", "saliency", "activation-max", "occlusion", "lime")
+from flower_edge.explain.settings import DEFAULT_SAMPLES, DEFAULT_SEGMENTS, METHODS, LimeSettings
 
 
 @click.command("explain")
