@@ -103,12 +103,12 @@ def test_real_conversion_end_to_end(tiny_baseline, invoke, tmp_path):
     import sys
 
     labels = (tiny_baseline / "labels.txt").read_text().split()
-    photos = tmp_path / "eval"  # a few labelled photos for --imx500-eval
+    photos = tmp_path / "eval"  # a few labelled photos for --eval-data
     for name in labels:
         (photos / name).mkdir(parents=True)
         for path in sorted((shared_path("data", "flowers5-eval") / name).glob("*.jpg"))[:3]:
             shutil.copy(path, photos / name / path.name)
-    result = invoke("quantize", tiny_baseline, "--imx500", "--calib-samples", 32, "--imx500-eval", photos)
+    result = invoke("quantize", tiny_baseline, "--imx500", "--calib-samples", 32, "--eval-data", photos)
     assert result.exit_code == 0, result.output
     folder = tiny_baseline / "export" / "imx500"
     manifest = json.loads((folder / "imx500-manifest.json").read_text())
