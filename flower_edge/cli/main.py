@@ -79,7 +79,7 @@ def cli() -> None:
       flower-edge train --data flowers/ --backbone mobilenet_v2 --out artifacts/mnv2
       flower-edge quantize artifacts/mnv2 --int8
       flower-edge benchmark artifacts/mnv2
-      flower-edge predict photo.jpg --model artifacts/mnv2/export/int8
+      flower-edge predict artifacts/mnv2/export/int8 photo.jpg
     """
 
 

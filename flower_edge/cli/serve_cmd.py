@@ -6,6 +6,7 @@ import os
 
 import click
 
+from flower_edge.cli.options import threads_option
 from flower_edge.errors import UsageError
 from flower_edge.serve.limits import Limits
 
@@ -22,8 +23,7 @@ from flower_edge.serve.limits import Limits
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
               help="Interpreters shared by requests; each request borrows one, so 1 is a lock "
                    "(on 2 cores 2 measured no faster: benchmarks/bench_serve.py).")
-@click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Threads per interpreter (default: the interpreter's choice).")
+@threads_option("Threads per interpreter [default: the interpreter's choice].")
 @click.option("--http-threads", default=8, show_default=True, type=click.IntRange(1, 256),
               help="waitress request threads (uploads and decoding overlap across them).")
 @click.option("--max-mb", default=20.0, show_default=True, type=click.FloatRange(0.01, 1024),
@@ -48,7 +48,9 @@ from flower_edge.serve.limits import Limits
                    "allow for a --max-mb upload on a slow link.")
 def serve_cmd(bundle, host, port, token, workers, threads, http_threads, max_mb, max_megapixels,
               top_k, max_connections, idle_timeout, header_timeout, request_timeout) -> None:
-    """Serve a bundle over HTTP: POST /v1/classify, GET /v1/model, GET /healthz, and a web page at /.
+    """Serve BUNDLE over HTTP: POST /v1/classify, GET /v1/model, GET /healthz, and a web page at /.
+
+    BUNDLE is a bundle folder, or a bare .tflite classifier carrying TFLite Model Metadata.
 
     \b
     Example:
