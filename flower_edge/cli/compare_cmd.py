@@ -17,9 +17,9 @@ DEFAULT_OUT = Path("artifacts") / "compare"
 @click.command("compare")
 @click.argument("runs", nargs=-1, required=True, metavar="RUN_OR_BUNDLE...", type=click.Path(path_type=Path))
 @click.option("--budget-ms", type=click.FloatRange(min=0, min_open=True), metavar="MS",
-              help="Latency budget: the median at --threads must be at most this.")
+              help="Latency budget: the median at --threads must be at most this [default: no limit].")
 @click.option("--budget-mb", type=click.FloatRange(min=0, min_open=True), metavar="MB",
-              help="Size budget, on the gzip size unless --size-metric file.")
+              help="Size budget, on the gzip size unless --size-metric file [default: no limit].")
 @click.option("--size-metric", type=click.Choice(SIZE_METRICS), default="gzip", show_default=True,
               help="Size for --budget-mb and the size frontier: gzip (over the air) or file (on the card).")
 @click.option("--latency", "latency_files", multiple=True, metavar="FILE.json",
