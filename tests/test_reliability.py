@@ -122,7 +122,7 @@ def _moved_data(env: Env) -> list:
 
 
 CASES = [
-    Case("unknown model", lambda e: _train(e, model="resnet9000"), 2, "resnet9000"),
+    Case("unknown backbone", lambda e: _train(e, backbone="resnet9000"), 2, "resnet9000"),
     Case("image size below the model's minimum", lambda e: _train(e, image_size=4), 2, "minimum"),
     Case("batch size 0", lambda e: _train(e, batch_size=0), 2, "--batch-size"),
     Case("unknown recipe key", lambda e: _train(e, "--config", _recipe(e, "[train]\nepochz = 3\n")), 2, "train.epochz"),
@@ -149,9 +149,9 @@ CASES = [
     Case("explain: not an image", lambda e: ["explain", e.copy_run(), _not_image(e)], 1, "photo.jpg"),
     Case("explain: --class out of range", lambda e: ["explain", e.copy_run(), e.image(), "--class", 99], 2, "99"),
     Case("pipeline: unknown variant",
-         lambda e: ["pipeline", "--data", e.data, "--out", e.tmp, "--variants", "fp32,int4"], 2, "int4"),
+         lambda e: ["pipeline", "--data", e.data, "--out", e.tmp / "p", "--variant", "int4"], 2, "int4"),
     Case("pipeline: wrong type in [quantize]",
-         lambda e: ["pipeline", "--data", e.data, "--out", e.tmp, "--config",
+         lambda e: ["pipeline", "--data", e.data, "--out", e.tmp / "p", "--config",
                     _recipe(e, "[quantize.int8]\ncalib_samples = 1.5\n")], 2, "quantize.int8.calib_samples"),
 ]
 

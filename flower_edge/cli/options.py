@@ -178,7 +178,9 @@ def _training_flags() -> tuple[tuple[str, str, str, object], ...]:
 
     pos = click.FloatRange(min=0, min_open=True)
     return (
-        ("data", "data", "path", data_option()),
+        ("data", "data", "path", data_option(
+            "The labelled photo folder to learn from: one sub-folder per class, or Oxford 102 "
+            "[default: the recipe's [data] path; distill: the teacher's].")),
         ("source", "data", "source",
          source_option("Dataset layout [default: the recipe's, else detected from the folder].")),
         ("split_fractions", "data", "fractions", click.option(
