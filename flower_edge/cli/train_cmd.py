@@ -32,7 +32,7 @@ def train_cmd(recipe, out, resume, force, lr_find, **flags) -> None:
     \b
     Example:
       flower-edge train --data flowers/ --backbone mobilenet_v2 --out artifacts/mnv2
-      flower-edge train --config train/mobilenet_v2.toml --data oxford102/ --source oxford102
+      flower-edge train --config train/mobilenet_v2.toml --data flowers/ --source folder
       flower-edge train --data flowers/ --backbone baseline_cnn --image-size 64 --epochs 2
       flower-edge train --resume artifacts/mnv2
     """
