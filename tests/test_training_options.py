@@ -73,6 +73,7 @@ def test_pipeline_takes_source_training_flags_and_variants(invoke, monkeypatch):
 
 def test_finetune_epochs_without_pretrained_weights_warn(capsys):
     from flower_edge.cli.options import apply_training_flags
+    from flower_edge.config import merge_tables
     from flower_edge.train.config import RunConfig
 
     train = _commands()[0]
@@ -82,9 +83,12 @@ def test_finetune_epochs_without_pretrained_weights_warn(capsys):
     apply_training_flags(RunConfig(), dict(params))
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "--finetune-epochs 20 is not used" in err
-    params["finetune_epochs"] = None  # the recipe's 15 is not the user's choice: no warning
-    apply_training_flags(RunConfig(), params)
+    params["finetune_epochs"] = None  # the default 15 is nobody's choice: no warning
+    apply_training_flags(RunConfig(), dict(params))
     assert capsys.readouterr().err == ""
+    recipe = merge_tables(RunConfig(), {"train": {"finetune_epochs": 25}})  # a recipe's choice is
+    apply_training_flags(recipe, dict(params))
+    assert "--finetune-epochs 25 is not used" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("flag, value", [("--split-fractions", "0.5,0.25,0.25"), ("--source", "folder")])

@@ -275,14 +275,17 @@ def recipe_tables(flags: dict) -> dict[str, dict]:
 def apply_training_flags(cfg, flags: dict, **extra_tables: dict):
     """The training flags in `flags` (and `extra_tables`) over the loaded recipe `cfg` (a
     RunConfig or a PipelineConfig): the one "flags over recipe" merge. Prints a one-line
-    warning when a run without pretrained weights would not use --finetune-epochs."""
+    warning when a run without pretrained weights would not use the phase-2 epochs that a
+    flag or the recipe chose."""
     from flower_edge.config import merge_tables
-    from flower_edge.train.config import folded_epochs_note
+    from flower_edge.train.config import TrainConfig, folded_epochs_note
 
     given_finetune = flags.get("finetune_epochs") is not None
     cfg = merge_tables(cfg, {**recipe_tables(flags), **extra_tables})
     run_cfg = cfg.run_config() if hasattr(cfg, "run_config") else cfg  # a pipeline's train tables
-    note = folded_epochs_note(run_cfg) if given_finetune else None
+    # Chosen by a flag or a recipe (not the bare default): say when it goes unused.
+    chosen = given_finetune or run_cfg.train.finetune_epochs != TrainConfig().finetune_epochs
+    note = folded_epochs_note(run_cfg) if chosen else None
     if note:
         click.echo(note, err=True)
     return cfg
