@@ -177,3 +177,14 @@ def test_cli_refuses_non_empty_dest(invoke, tmp_path):
     assert_clean_error(invoke("data", "fetch", "tf_flowers", "--out", tmp_path / "f"), code=2,
                        contains="not empty")
     assert (tmp_path / "f" / "mine.txt").read_text() == "keep me"
+
+
+def test_cli_needs_an_out_and_never_writes_inside_photos(invoke, tmp_path):
+    assert_clean_error(invoke("data", "fetch", "tf_flowers"), code=2, contains="--out DIR")
+    photos = tmp_path / "flowers"
+    for cls in ("rose", "tulip"):
+        (photos / cls).mkdir(parents=True)
+        Image.new("RGB", (8, 8)).save(photos / cls / "a.png")
+    assert_clean_error(invoke("data", "fetch", "tf_flowers", "--out", photos / "more"), code=2,
+                       contains="labelled photos")
+    assert sorted(p.name for p in photos.iterdir()) == ["rose", "tulip"]  # no download cache either
