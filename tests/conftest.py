@@ -78,4 +78,4 @@ def assert_clean_error(result, code: int | None = None, contains: str | None = N
 
 
 # Stage-owned session fixtures live in their own plugin modules (tests/ is on sys.path).
-pytest_plugins = ["fixtures_data", "fixtures_train", "fixtures_quantize", "fixtures_runtime"]
+pytest_plugins = ["fixtures_data", "fixtures_train", "fixtures_quantize", "fixtures_runtime", "fixtures_docs"]
