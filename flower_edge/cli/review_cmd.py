@@ -57,20 +57,8 @@ def review_cmd(data, run, weights, backbone, image_size, source, seed, out, quar
     if bool(quarantine_dir) != bool(approve):
         raise UsageError("--quarantine DIR and --approve CSV|KINDS go together: review first, mark the "
                          "photos to move in review.csv's action column, then pass both")
-    from flower_edge.data.review.run import ReviewOptions, approved, review_data
+    from flower_edge.data.review.run import ReviewOptions, review_and_quarantine
 
-    if quarantine_dir:
-        q.check_target(data, quarantine_dir)  # before minutes of embedding, not after
-
-    review = None
-    if not (approve and approve.endswith(".csv")):
-        opts = ReviewOptions(run=run, weights=weights, model=backbone, image_size=image_size or 0,
-                             seed=seed, source=source)
-        review, where = review_data(data, out, opts)
-        click.echo(f"review written to {where}/review.md (and review.html, review.csv)")
-        for name, count in review.counts().items():
-            click.echo(f"  {name}: {count}")
-    if quarantine_dir:
-        moved = q.quarantine(data, quarantine_dir, approved(review, approve, data))
-        click.echo(f"moved {len(moved)} photo(s) to {quarantine_dir}; undo: "
-                   f"flower-edge data review --undo {quarantine_dir}")
+    opts = ReviewOptions(run=run, weights=weights, model=backbone, image_size=image_size or 0,
+                         seed=seed, source=source)
+    review_and_quarantine(data, out, opts, quarantine_dir, approve, echo=click.echo)

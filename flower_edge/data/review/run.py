@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,6 +52,27 @@ def review_data(data: str, out: str | None, opts: ReviewOptions) -> tuple[Review
     print(f"reviewed {len(review.rows)} photos in {sum(seconds.values()):.1f}s (embedding "
           f"{seconds['embed']:.1f}s, probe + cleanlab {seconds['find']:.1f}s)", file=sys.stderr)
     return review, target
+
+
+def review_and_quarantine(data: str, out: str | None, opts: ReviewOptions,
+                          quarantine_dir: str | None = None, approve: str | None = None,
+                          echo: Callable[[str], None] = print) -> None:
+    """`data review`: review DATA (unless --approve is a review.csv, which already says what
+    to move), then move the approved photos to `quarantine_dir`; each outcome goes to `echo`."""
+    from flower_edge.data.review import quarantine as q
+
+    if quarantine_dir:
+        q.check_target(data, quarantine_dir)  # before minutes of embedding, not after
+    review = None
+    if not (approve and approve.endswith(".csv")):
+        review, where = review_data(data, out, opts)
+        echo(f"review written to {where}/review.md (and review.html, review.csv)")
+        for name, count in review.counts().items():
+            echo(f"  {name}: {count}")
+    if quarantine_dir:
+        moved = q.quarantine(data, quarantine_dir, approved(review, approve or "", data))
+        echo(f"moved {len(moved)} photo(s) to {quarantine_dir}; undo: "
+             f"flower-edge data review --undo {quarantine_dir}")
 
 
 def approved(review: Review | None, approve: str, data: str) -> list[tuple[str, str, str]]:
