@@ -68,7 +68,9 @@ def _benchmark(run: RunDir, cfg: BenchmarkConfig) -> BenchmarkReport:
     if not bundles:
         report.notes.append(f"no TFLite bundles in {run.export}: only the Keras float model was "
                             f"benchmarked; run 'flower-edge quantize {run.path}' to add variants")
-    if len(classes) <= 5:
+    if not paths:
+        report.notes.append(_no_images_note(run, cfg.split))
+    elif len(classes) <= 5:
         report.notes.append(f"with {len(classes)} classes top-5 accuracy is 1.0 by construction")
     probs = {}
     for item in progress([None, *bundles], "benchmark", len(bundles) + 1):
@@ -77,7 +79,7 @@ def _benchmark(run: RunDir, cfg: BenchmarkConfig) -> BenchmarkReport:
         if p is not None:
             probs[row.variant] = p
     _score(report.rows, probs, labels)
-    if cfg.explain:
+    if cfg.explain and paths:  # the checks look at scored photos
         from flower_edge.benchmark.checks import run_checks
 
         run_checks(run, model, data, report, cfg)
@@ -103,13 +105,25 @@ def _images(run: RunDir, cfg: BenchmarkConfig):
     return paths, labels, classes, describe("split", cfg.split, paths, labels, classes, root)
 
 
+def _no_images_note(run: RunDir, split: str) -> str:
+    """The one line a run with nothing to score on gets (a refit that trained on the split)."""
+    import json
+
+    refit = (json.loads(run.metrics.read_text(encoding="utf-8")).get("refit") or {}
+             if run.metrics.is_file() else {})
+    why = ("the run was refit on every photo, so nothing is held out" if refit.get("mode") == "all"
+           else "the refit trained on it" if split in (refit.get("trained_on") or ()) else "it has no photos")
+    return (f"no accuracy: the '{split}' split is empty ({why}); accuracy needs --eval-data DIR, "
+            f"a labelled folder with the run's classes that it did not train on")
+
+
 def _keras_row(run: RunDir, model, data: EvalSet, cfg: BenchmarkConfig):
     from flower_edge.explain.occlusion import keras_predict
 
     row = BenchmarkRow(variant=KERAS, kind="keras", path=str(run.model), interpreter="tf_keras",
                        size_mb=run.model.stat().st_size / 1e6,  # decimal MB, as quantize reports
                        gzip_mb=gzip_size(run.model) / 1e6)
-    probs = keras_predict(model)(data.at(model_size(model)))
+    probs = keras_predict(model)(data.at(model_size(model))) if data.paths else None
     try:
         for threads in cfg.threads:
             m = measure_keras(str(run.model), threads, cfg.runs, cfg.warmup)
@@ -134,7 +148,8 @@ def _tflite_row(bundle: Path, data: EvalSet, cfg: BenchmarkConfig):
         predictor = Predictor(bundle)
         row.model_sha256 = predictor.bundle.manifest["files"]["model"]["sha256"]
         row.interpreter = predictor.interpreter_name
-        probs = tflite_probabilities(predictor, data.at(bundle_size(predictor.bundle.manifest)))
+        probs = (tflite_probabilities(predictor, data.at(bundle_size(predictor.bundle.manifest)))
+                 if data.paths else None)
         for threads in cfg.threads:
             m = measure_latency(bundle, threads=threads, runs=cfg.runs, warmup=cfg.warmup)
             row.latency.append(LatencyStat(threads, m.median_ms, m.p90_ms))

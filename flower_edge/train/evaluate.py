@@ -124,4 +124,5 @@ def _summary(run: RunDir, metrics: dict) -> None:
              for name in ("val", "test") if metrics[name]["samples"]]
     from flower_edge.guard import public_path
 
-    print(f"run saved to {public_path(run.path)}: " + "; ".join(parts), file=sys.stderr)
+    print(f"run saved to {public_path(run.path)}: " + ("; ".join(parts) or "no val or test photos to score on"),
+          file=sys.stderr)
