@@ -79,6 +79,11 @@ def from_mapping(cls: type[C], data: Mapping[str, Any], prefix: str = "") -> C:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
+        # a key that belongs in a sub-table (e.g. calib_samples in [quantize.int8]) says so
+        tables = [name for name, hint in hints.items() if dataclasses.is_dataclass(hint)
+                  and unknown[0] in {f.name for f in dataclasses.fields(hint)}]
+        if tables:
+            raise UsageError(f"recipe key '{prefix}{unknown[0]}' belongs in the [{prefix}{tables[0]}] table")
         known = ", ".join(sorted(fields))
         raise UsageError(f"unknown recipe key '{prefix}{unknown[0]}' (known keys: {known})")
     kwargs = {k: _check(v, hints[k], prefix + k) for k, v in data.items()}

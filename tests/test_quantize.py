@@ -74,6 +74,9 @@ def test_int8_knobs_are_one_table_in_recipes_and_one_flag_each(tmp_path):
         recipe.write_text(f"[int8]\n{old}\n")
         with pytest.raises(UsageError, match="unknown recipe key"):
             load_recipe_file(QuantizeRecipe, recipe)
+    recipe.write_text("calib_samples = 10\n")  # a flat int8 key, as recipes had it: names its table
+    with pytest.raises(UsageError, match=r"'calib_samples' belongs in the \[int8\] table"):
+        load_recipe_file(QuantizeRecipe, recipe)
     flags = {p.name: p.opts + p.secondary_opts for p in quantize_cmd.params}
     for f in fields(Int8Options):
         assert flags[f.name] == f.metadata["flag"].split("/"), f.name
