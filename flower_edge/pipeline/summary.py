@@ -18,6 +18,7 @@ def summary(result: PipelineResult) -> str:
     if bench.is_file() and result.status("benchmark") in ("ran", "skipped"):
         data = json.loads(bench.read_text(encoding="utf-8"))
         lines.append(table(benchmark_rows(data), data.get("threads", [])))
+        lines += [f"note: {note}" for note in data.get("notes", [])]  # as `benchmark RUN` prints them
     if result.status("report") in ("ran", "skipped"):
         lines.append(f"report: {result.report}")
     else:

@@ -33,12 +33,29 @@ def header(run: RunDir, metrics: dict | None) -> str:
                      f"The resolved recipe is `config.toml` in the run folder.")
     if metrics:
         test = metrics.get("test") or {}
-        lines.append(f"Float model test top-1 **{_pct(test.get('top1'))}** on {test.get('samples', 0)} "
-                     f"images after {metrics.get('epochs_run', '?')} epochs.")
+        if test.get("samples") or not metrics.get("refit"):  # a refit on every photo has no test
+            lines.append(f"Float model test top-1 **{_pct(test.get('top1'))}** on {test.get('samples', 0)} "
+                         f"images after {metrics.get('epochs_run', '?')} epochs.")
+        lines += _refit(metrics.get("refit"))
     lines.append("")
     lines.append("Contents: [Data](#data) · [Training](#training) · [Exported variants](#exported-variants)"
                  " · [Benchmark](#benchmark) · [Explanations](#explanations)")
     return "\n".join(lines) + "\n"
+
+
+def _refit(refit: dict | None) -> list[str]:
+    """Which model each figure comes from in a refit run (train/refit.py)."""
+    if not refit:
+        return []
+    first = (f"the first pass (`{Path(refit.get('first_pass', 'selection/metrics.json')).parent}/`) chose "
+             f"epoch {refit.get('chosen_epoch', 0) + 1} on val and scored {_pct(refit.get('first_pass_test_top1'))} "
+             f"on the test split")
+    line = (f"This model is a final refit on {' + '.join(refit.get('trained_on', []))} for "
+            f"{refit.get('head_epochs')} head + {refit.get('finetune_epochs')} fine-tune epochs: {first}.")
+    if refit.get("held_out_estimate") is None:
+        return [line + " It trained on every photo, so it has **no held-out estimate**: score it with "
+                       "`flower-edge benchmark RUN --eval-data DIR`."]
+    return [line + f" Its own test top-1, **{_pct(refit['held_out_estimate'])}**, is the held-out estimate."]
 
 
 def data_summary(run: RunDir) -> str:
