@@ -120,7 +120,7 @@ class World:
 @pytest.fixture(scope="session")
 def doc_world(tmp_path_factory, synth_data, tiny_run) -> World:
     """Photo folders (10 photos per class of the shared synthetic set), photos, videos, a
-    bundle, and a copy of the shared tiny run with its four bundles."""
+    bundle, and a copy of the shared tiny run with its fp32 and int8 bundles."""
     from click.testing import CliRunner
     from fixtures_quantize import copy_run
     from PIL import Image
@@ -148,7 +148,7 @@ def doc_world(tmp_path_factory, synth_data, tiny_run) -> World:
     (root / ".recipes").mkdir()
     (root / ".scratch").mkdir()
     base = copy_run(Path(tiny_run), root / ".base" / "tiny")
-    argv = ["quantize", str(base)]
+    argv = ["quantize", str(base), "--fp32", "--int8"]
     write_recipe(root, argv, SMALL_QUANTIZE)
     result = CliRunner().invoke(cli, argv)
     assert result.exit_code == 0, result.output

@@ -3,7 +3,7 @@
 The commands run in document order in one folder that holds what a reader has: photo
 folders (`my_flowers/`, `photos/`, `flowers5/`, ...: a small synthetic set), `photo.jpg`,
 a bundle `int8/`, videos, and, for every `artifacts/<run>` a command reads, a copy of one
-tiny trained run with its four bundles. A command must exit 0. Where a command cannot run
+tiny trained run with its fp32 and int8 bundles. A command must exit 0. Where a command cannot run
 here as printed, it is changed for one of the reasons in REASONS, and only those: each
 test says which applied. Exact repeats of a command run once.
 """
@@ -41,7 +41,8 @@ REASONS = {
     "scratch": "every reader of artifacts/<run> gets a copy of one shared tiny run, so a "
                "training command writes a scratch folder",
     "small": "small data: recipes with few calibration, check and timed runs and few explained "
-             "images, one thread count; a named photo of a measured set is photo.jpg; --max-frames 5",
+             "images, one thread count; pipeline exports fp32 and int8 only; LIME with 50 "
+             "samples; a named photo of a measured set is photo.jpg; --max-frames 5",
     "weights": "no ImageNet base offline: a MobileNetV2 no-top .h5 with random weights, at 32 px",
     "fetch": "no internet: a loopback HTTP server (FLOWER_EDGE_FETCH_URL) serves small archives "
              "of the dataset's layout; oxford102's md5s are those of the small archive",
@@ -119,14 +120,18 @@ def adapt(command: DocCommand, world: Path) -> tuple[list[str], set[str], str]:
     argv, reasons, how = list(command.argv), set(), "invoke"
     verb = argv[0]
     if verb in TRAINING:
-        for name, value in (("--backbone", "tiny_cnn"), ("--weights", "none"), ("--image-size", "32"),
+        for name, forced in (("--backbone", "tiny_cnn"), ("--weights", "none"), ("--image-size", "32"),
                             ("--epochs", "1"), ("--finetune-epochs", "0")):
-            set_option(argv, name, value)
+            set_option(argv, name, forced)
         reasons.add("tiny")
         set_option(argv, "--out", str(world / ".scratch" / f"run{len(list((world / '.scratch').iterdir()))}"))
         reasons.add("scratch")
     if verb == "pipeline":
-        write_recipe(world, argv, {"quantize": SMALL_QUANTIZE, "benchmark": SMALL_BENCHMARK})
+        write_recipe(world, argv, {"quantize": {**SMALL_QUANTIZE, "variants": ["fp32", "int8"]},
+                                   "benchmark": SMALL_BENCHMARK})
+        reasons.add("small")
+    if verb == "explain" and value(argv, "--method") == "lime":
+        set_option(argv, "--lime-samples", "50")
         reasons.add("small")
     if verb == "quantize":
         if "--imx500" in argv:
