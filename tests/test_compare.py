@@ -278,3 +278,19 @@ def test_compare_scores_a_bare_tflite_beside_a_run(runs, eval_set, tmp_path, inv
                        contains="not all scored on one --eval-data folder")
     assert_clean_error(invoke("compare", a, "--eval-data", eval_set, "--out", tmp_path / "z"), code=2,
                        contains="--eval-data scores the BUNDLEs")
+
+
+def test_benchmark_scores_a_bundle_on_eval_data_tf_free_like_its_run(runs, eval_set, invoke):
+    a, _ = runs
+    bench = json.loads((a / "report" / "benchmark.json").read_text())
+    row = next(r for r in bench["rows"] if r["variant"] == "int8")
+    done = invoke("benchmark", a / "export" / "int8", "--eval-data", eval_set, "--threads", "1", "--runs", "2",
+                  "--json")
+    assert done.exit_code == 0, done.output
+    alone = json.loads(done.stdout)
+    assert alone["top1"] == row["top1"] and alone["mean_class_accuracy"] == row["mean_class_accuracy"]
+    assert alone["image_set"] == bench["image_set"] and alone["clients"]["works"]
+    table = invoke("benchmark", a / "export" / "int8", "--eval-data", eval_set, "--threads", "1", "--runs", "2")
+    assert f"top-1 {row['top1']:.1%}" in table.stdout
+    for flags, fix in ((["--split", "val"], "--eval-data DIR"), (["--no-explain"], "apply to a run")):
+        assert_clean_error(invoke("benchmark", a / "export" / "int8", *flags), code=2, contains=fix)

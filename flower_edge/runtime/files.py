@@ -75,7 +75,8 @@ def check_workers(workers: int | None) -> int:
     if workers is None:
         return default_workers()
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 0:
-        raise UsageError(f"workers must be a whole number >= 0 (0 = no decode threads), got {workers!r}")
+        raise UsageError(f"--decode-threads must be a whole number >= 0 (0 = decode in the calling "
+                         f"thread), got {workers!r}")
     return workers
 
 
