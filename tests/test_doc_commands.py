@@ -5,7 +5,8 @@ folders (`my_flowers/`, `photos/`, `flowers5/`, ...: a small synthetic set), `ph
 a bundle `int8/`, videos, and, for every `artifacts/<run>` a command reads, a copy of one
 tiny trained run with its fp32 and int8 bundles. A command must exit 0. Where a command cannot run
 here as printed, it is changed for one of the reasons in REASONS, and only those: each
-test says which applied. Exact repeats of a command run once.
+test says which applied. Repeats run once, and so do train, distill, quantize and data
+review commands that differ only in names and values (see `shape`).
 """
 
 from __future__ import annotations
@@ -117,42 +118,59 @@ COMMANDS = doc_commands()
 
 def adapt(command: DocCommand, world: Path) -> tuple[list[str], set[str], str]:
     """(argv to run, reasons it differs from the page, how: invoke | serve | parse)."""
-    argv, reasons, how = list(command.argv), set(), "invoke"
+    argv, reasons = list(command.argv), set()
+    how = _stages(argv, world, reasons)
+    if how == "invoke":
+        how = _reader_side(argv, world, reasons)
+    for i, word in enumerate(argv):  # a named photo of the measured set: a photo of ours
+        if re.search(r"\.(jpe?g|png)$", word) and word.split("/")[0] in DATA and not (world / word).exists():
+            argv[i] = "photo.jpg"
+            reasons.add("small")
+    return argv, reasons, how
+
+
+def _stages(argv: list[str], world: Path, reasons: set[str]) -> str:
+    """train, distill, pipeline, quantize, benchmark RUN, explain: tiny and small."""
     verb = argv[0]
     if verb in TRAINING:
         for name, forced in (("--backbone", "tiny_cnn"), ("--weights", "none"), ("--image-size", "32"),
-                            ("--epochs", "1"), ("--finetune-epochs", "0")):
+                             ("--epochs", "1"), ("--finetune-epochs", "0")):
             set_option(argv, name, forced)
-        reasons.add("tiny")
         set_option(argv, "--out", str(world / ".scratch" / f"run{len(list((world / '.scratch').iterdir()))}"))
-        reasons.add("scratch")
+        reasons |= {"tiny", "scratch"}
     if verb == "pipeline":
         write_recipe(world, argv, {"quantize": {**SMALL_QUANTIZE, "variants": ["fp32", "int8"]},
                                    "benchmark": SMALL_BENCHMARK})
-        reasons.add("small")
+        reasons |= {"small", "keras-latency"}
     if verb == "explain" and value(argv, "--method") == "lime":
         set_option(argv, "--lime-samples", "50")
         reasons.add("small")
     if verb == "quantize":
         if "--imx500" in argv:
-            return argv, {"imx500-export"}, "parse"
+            reasons.add("imx500-export")
+            return "parse"
         if {"--qat-epochs", "--prune", "--cluster"} & set(argv):
-            return argv, {"tfmot"}, "parse"
+            reasons.add("tfmot")
+            return "parse"
         write_recipe(world, argv, SMALL_QUANTIZE)
         reasons.add("small")
     if verb == "benchmark" and not _is_bundle(world / argv[1]):
         write_recipe(world, argv, SMALL_BENCHMARK)
         reasons |= {"small", "keras-latency"}
-    if verb == "pipeline":
-        reasons.add("keras-latency")
-    if verb == "data" and argv[1] == "review" and "--undo" not in argv and "--quarantine" not in argv:
+    return "invoke"
+
+
+def _reader_side(argv: list[str], world: Path, reasons: set[str]) -> str:
+    """data review and fetch, live, serve: what this machine lacks (internet, cameras)."""
+    verb, sub = argv[0], argv[1] if len(argv) > 1 else ""
+    if (verb, sub) == ("data", "review") and not {"--undo", "--quarantine"} & set(argv):
         if "--run" not in argv or "--weights" in argv:
             set_option(argv, "--weights", str(random_mobilenet_v2_base(world)))
             set_option(argv, "--image-size", "32")
             reasons.add("weights")
-    if verb == "data" and argv[1] == "review" and "--approve" in argv:
+    if (verb, sub) == ("data", "review") and "--approve" in argv:
         reasons.add("approve")
-    if verb == "data" and argv[1] == "fetch":
+    if (verb, sub) == ("data", "fetch"):
         reasons.add("fetch")
     if verb == "live":
         reasons |= _live(argv, world)
@@ -160,12 +178,8 @@ def adapt(command: DocCommand, world: Path) -> tuple[list[str], set[str], str]:
         set_option(argv, "--port", "0")
         set_option(argv, "--host", "127.0.0.1")
         reasons.add("serve")
-        how = "serve"
-    for i, word in enumerate(argv):  # a named photo of the measured set: a photo of ours
-        if re.search(r"\.(jpe?g|png)$", word) and word.split("/")[0] in DATA and not (world / word).exists():
-            argv[i] = "photo.jpg"
-            reasons.add("small")
-    return argv, reasons, how
+        return "serve"
+    return "invoke"
 
 
 def _live(argv: list[str], world: Path) -> set[str]:
