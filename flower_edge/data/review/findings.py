@@ -58,6 +58,7 @@ class Review:
     unreadable: list[tuple[str, str]]
     has_split: bool
     seconds: dict[str, float] = field(default_factory=dict)
+    run: str = ""  # --run, as given ("" without one)
 
     def flagged(self, kind: str) -> list[PhotoFinding]:
         """Photos flagged with `kind`, worst (lowest score) first."""

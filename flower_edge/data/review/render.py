@@ -57,7 +57,10 @@ def summary_lines(review: Review) -> list[str]:
              f"out-of-fold linear-probe accuracy {review.probe_accuracy:.1%}."]
     lines += [f"- {KIND_TITLES[k]}: {counts[k]}" for k in KINDS
               if k != "leakage" or review.has_split]
-    if not review.has_split:
+    if not review.has_split and review.run:
+        lines.append(f"- leakage across a split: not checked (no photo here is in the split of "
+                     f"{review.run}: it was trained on another folder)")
+    elif not review.has_split:
         lines.append("- leakage across a split: not checked (pass --run RUN to check the run's split)")
     per_class = ", ".join(f"{c} {n}" for c, n in review.class_counts.items())
     verdict = "imbalanced (cleanlab flags the rarest class)" if review.imbalanced else "balanced enough"
@@ -99,7 +102,8 @@ def to_markdown(review: Review, names: dict[str, str]) -> str:
 
 def to_html(review: Review, names: dict[str, str]) -> str:
     e = html.escape
-    parts = [f"<!doctype html><html><head><meta charset='utf-8'><title>Data review: "
+    parts = [f"<!doctype html><html><head><meta charset='utf-8'>"
+             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>Data review: "
              f"{e(Path(review.data).name)}</title><style>{_CSS}</style></head><body>",
              f"<h1>Data review: {e(Path(review.data).name)}</h1><ul>"]
     parts += [f"<li>{e(line.lstrip('- '))}</li>" for line in summary_lines(review)]
@@ -114,7 +118,8 @@ def to_html(review: Review, names: dict[str, str]) -> str:
             imgs = f"<img src='thumbs/{names[r.path]}' alt='{e(r.path)}'>"
             if r.duplicate_of in names and kind not in ("label", "outlier"):
                 imgs += f"<img src='thumbs/{names[r.duplicate_of]}' alt='{e(r.duplicate_of)}'>"
-            parts.append(f"<figure>{imgs}<figcaption><b>{e(r.path)}</b><br>{e(_detail(r, kind))}"
+            path = e(r.path).replace("/", "/<wbr>")  # a long path breaks after its folder first
+            parts.append(f"<figure>{imgs}<figcaption><b>{path}</b><br>{e(_detail(r, kind))}"
                          f"</figcaption></figure>")
         parts.append("</div>")
         if len(rows) > SHOWN:
@@ -127,4 +132,4 @@ _CSS = ("body{font-family:system-ui,sans-serif;margin:1.5em;max-width:72em}"
         ".grid{display:flex;flex-wrap:wrap;gap:10px}"
         "figure{margin:0;width:15em;border:1px solid #ccc;padding:6px;border-radius:4px}"
         "figure img{width:96px;height:96px;object-fit:cover;margin-right:4px}"
-        "figcaption{font-size:.8em;word-break:break-all}")
+        "figcaption{font-size:.8em;overflow-wrap:anywhere}")

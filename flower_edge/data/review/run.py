@@ -46,7 +46,7 @@ def review_data(data: str, out: str | None, opts: ReviewOptions) -> tuple[Review
     t1 = time.perf_counter()
     review = findings.find(photos, features, what, opts.seed)
     seconds["find"] = time.perf_counter() - t1
-    review.seconds = seconds
+    review.seconds, review.run = seconds, opts.run or ""
     with guard.output_dir(target, "review", "review folder", data=[data]) as work:
         render.write_all(review, Path(work))
     print(f"reviewed {len(review.rows)} photos in {sum(seconds.values()):.1f}s (embedding "
