@@ -114,7 +114,8 @@ def _no_images_note(run: RunDir, split: str) -> str:
     why = ("the run was refit on every photo, so nothing is held out" if refit.get("mode") == "all"
            else "the refit trained on it" if split in (refit.get("trained_on") or ()) else "it has no photos")
     return (f"no accuracy: the '{split}' split is empty ({why}); accuracy needs --eval-data DIR, "
-            f"a labelled folder with the run's classes that it did not train on")
+            f"a labelled folder with the run's classes that it did not train on (in a recipe: "
+            f"[benchmark] eval_data)")
 
 
 def _keras_row(run: RunDir, model, data: EvalSet, cfg: BenchmarkConfig):
