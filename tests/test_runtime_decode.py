@@ -159,17 +159,17 @@ def test_cli_workers_and_benchmark_images(folder, runtime_bundles, invoke):
         want = Predictor(bundle, draft=draft).predict(big, top_k=5)
         assert [(r["label"], r["probability"]) for r in json.loads(out.stdout)["predictions"][0]["top_k"]] == \
             [(label, pytest.approx(prob)) for label, prob in want]
-    res = invoke("benchmark", bundle, "--images", folder, "--threads", "1", "--runs", "3",
+    res = invoke("benchmark", bundle, "--photos", folder, "--threads", "1", "--runs", "3",
                  "--warmup", "0", "--json", "--decode-threads", "1")
     assert res.exit_code == 0, res.output
     timing = json.loads(res.stdout)["images"][0]
     assert timing["images"] == len(list(folder.iterdir())) - 1 and timing["unreadable"] == 1 and timing["workers"] == 1
     assert timing["decode_median_ms"] > 0 and timing["infer_median_ms"] > 0
     assert timing["end_to_end_images_per_s"] > 0 and 0 < timing["decode_share"] < 1
-    table = invoke("benchmark", bundle, "--images", folder, "--threads", "1", "--runs", "3")
+    table = invoke("benchmark", bundle, "--photos", folder, "--threads", "1", "--runs", "3")
     assert table.exit_code == 0 and "decode+preprocess" in table.stdout
-    assert_clean_error(invoke("benchmark", folder.parent, "--images", folder), code=2, contains="pass a BUNDLE")
-    assert_clean_error(invoke("benchmark", bundle, "--decode-threads", "1"), code=2, contains="--images")
+    assert_clean_error(invoke("benchmark", folder.parent, "--photos", folder), code=2, contains="pass a BUNDLE")
+    assert_clean_error(invoke("benchmark", bundle, "--decode-threads", "1"), code=2, contains="--photos")
 
 
 def test_unreadable_single_image_is_one_clean_error(runtime_bundles, invoke, tmp_path):

@@ -49,7 +49,7 @@ def clients_line(bundle: str | os.PathLike) -> str:
 
 
 def image_paths(images: str | os.PathLike, max_images: int = 0) -> list[Path]:
-    """The photos of --images (at most max_images); checked before any slow timing starts."""
+    """The photos of --photos (at most max_images); checked before any slow timing starts."""
     from flower_edge.runtime.files import expand_inputs
 
     paths = expand_inputs([images])

@@ -58,9 +58,9 @@ def check_flags(kind: str, *, split=None, eval_data=None, explain=None, images=N
     if split is not None and eval_data is not None:
         raise UsageError("--split scores the run's own split, --eval-data a folder: pass one of them")
     if decode_threads is not None and images is None:
-        raise UsageError("--decode-threads sets the decode threads of --images; add --images DIR")
+        raise UsageError("--decode-threads sets the decode threads of --photos; add --photos PHOTO_OR_DIR")
     if kind == "run" and images is not None:
-        raise UsageError("--images times a bundle on photos: pass a BUNDLE (e.g. RUN/export/int8), not a run")
+        raise UsageError("--photos times a bundle on photos: pass a BUNDLE (e.g. RUN/export/int8), not a run")
     if kind == "bundle" and split is not None:
         raise UsageError("--split scores a run's own split; a bundle has none: score it with --eval-data DIR")
     if kind == "bundle" and explain is not None:

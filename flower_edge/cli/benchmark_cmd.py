@@ -37,7 +37,7 @@ from flower_edge.data.splits import SPLIT_NAMES
 @click.option("--explain/--no-explain", default=None,
               help="A run's Grad-CAM overlays, deletion test, drift and misclassifications "
                    "[default: the recipe's, else on].")
-@click.option("--images", type=click.Path(exists=True, path_type=Path), metavar="PHOTO_OR_DIR",
+@click.option("--photos", "images", type=click.Path(exists=True, path_type=Path), metavar="PHOTO_OR_DIR",
               help="With a BUNDLE: also time decode + preprocess vs inference per photo, and end-to-end "
                    "photos/s, on these photos (at most --max-images of them).")
 @decode_threads_option
@@ -59,7 +59,7 @@ def benchmark_cmd(target, recipe, split, eval_data, threads, runs, warmup, max_i
       flower-edge benchmark artifacts/mnv2 --max-images 200 --no-explain
       flower-edge benchmark artifacts/mnv2 --eval-data flowers-eval/ --no-explain
       flower-edge benchmark artifacts/mnv2/export/int8 --threads 1 --threads 4
-      flower-edge benchmark artifacts/mnv2/export/int8 --images photos/ --threads 4
+      flower-edge benchmark artifacts/mnv2/export/int8 --photos photos/ --threads 4
       flower-edge benchmark model.tflite --eval-data flowers-eval/ --json
     """
     from flower_edge.benchmark.target import benchmark, render_bundle, render_run

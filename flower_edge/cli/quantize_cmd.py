@@ -36,7 +36,7 @@ def int8_options(func):
 
 
 @click.command("quantize")
-@click.argument("run_dir", type=click.Path(file_okay=False, path_type=str))
+@click.argument("run_dir", metavar="RUN", type=click.Path(file_okay=False, path_type=str))
 @variant_options
 @int8_options
 @click.option("--calib-data", type=click.Path(), default=None,

@@ -36,7 +36,7 @@ def train_cmd(recipe, out, resume, force, lr_find, **flags) -> None:
       flower-edge train --data flowers/ --backbone baseline_cnn --image-size 64 --epochs 2
       flower-edge train --resume artifacts/mnv2
     """
-    from flower_edge.train import trainer
+    from flower_edge.train import launch, trainer
     from flower_edge.train.config import load_recipe
 
     if resume:
@@ -53,7 +53,7 @@ def train_cmd(recipe, out, resume, force, lr_find, **flags) -> None:
             result = lr_find_run(cfg, out, force)
             click.echo(f"suggested lr: {result['suggested_lr']:.3g} (plot: {result['plot']})")
             return
-        run = trainer.start_training(cfg, out, force)
+        run = launch.start_training(cfg, out, force)
     click.echo(str(run.path))
 
 

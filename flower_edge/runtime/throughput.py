@@ -1,6 +1,6 @@
 """Where the time goes on real photos, TF-free: decode + preprocess beside inference,
 and end-to-end images/s with decode threads. Used by `flower-edge benchmark
-BUNDLE --images DIR` on the device itself.
+BUNDLE --photos DIR` on the device itself.
 
 One serial pass times each image's `Predictor.preprocess` (read, scaled decode, EXIF
 orientation, resize, crop) and its `invoke_one` separately; a second pass runs

@@ -51,19 +51,6 @@ def start_run(cfg: RunConfig, out: str | None = None, force: bool = False,
         raise
 
 
-def start_training(cfg: RunConfig, out: str | None = None, force: bool = False) -> RunDir:
-    """`flower-edge train`: one run, or this process's part of a multi-worker job (TF_CONFIG)."""
-    from flower_edge.train.cluster import cluster_size
-
-    if cfg.train.strategy == "multiworker" and cluster_size() > 1:
-        if cfg.train.refit != "off":
-            raise UsageError("--refit is single-worker: drop it, or refit afterwards on one machine")
-        from flower_edge.train.multiworker import start_worker
-
-        return start_worker(cfg, out, force)
-    return start_run(cfg, out, force)
-
-
 def derive_refit(first_run: str, mode: str, out: str | None = None, force: bool = False) -> RunDir:
     """A refit run ("val" or "all") from a finished plain run, without retraining its first
     pass: what `train --refit MODE` gives (train/refit.py)."""
