@@ -189,8 +189,8 @@ def test_predict_cli_tta(invoke, runtime_bundles):
 
 
 def test_cli_flags_map_onto_the_config():
-    from flower_edge.cli.options import apply_training_flags
     from flower_edge.cli.train_cmd import train_cmd
+    from flower_edge.cli.training_options import apply_training_flags
     from flower_edge.train.config import RunConfig
 
     ctx = train_cmd.make_context("train", ["--data", "x", "--split-fractions", "0.9,0.05,0.05",

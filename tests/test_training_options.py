@@ -27,7 +27,7 @@ def _commands():
 
 
 def test_train_distill_and_pipeline_take_every_training_flag_alike():
-    from flower_edge.cli.options import _training_flags
+    from flower_edge.cli.training_options import _training_flags
 
     flags = [f"--{param.replace('_', '-')}" for param, *_ in _training_flags()]
     assert len(flags) == 25 and "--backbone" in flags and "--split-fractions" in flags
@@ -72,7 +72,7 @@ def test_pipeline_takes_source_training_flags_and_variants(invoke, monkeypatch):
 
 
 def test_finetune_epochs_without_pretrained_weights_warn(capsys):
-    from flower_edge.cli.options import apply_training_flags
+    from flower_edge.cli.training_options import apply_training_flags
     from flower_edge.config import merge_tables
     from flower_edge.train.config import RunConfig
 

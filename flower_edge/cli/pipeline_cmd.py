@@ -5,13 +5,12 @@ from __future__ import annotations
 import click
 
 from flower_edge.cli.options import (
-    apply_training_flags,
     config_option,
     force_option,
     out_option,
-    training_options,
     variant_options,
 )
+from flower_edge.cli.training_options import apply_training_flags, training_options
 from flower_edge.pipeline.run import STAGES
 
 

@@ -5,12 +5,11 @@ from __future__ import annotations
 import click
 
 from flower_edge.cli.options import (
-    apply_training_flags,
     config_option,
     force_option,
     out_option,
-    training_options,
 )
+from flower_edge.cli.training_options import apply_training_flags, training_options
 from flower_edge.errors import UsageError
 
 
