@@ -251,8 +251,10 @@ def fetch_locally(monkeypatch, dataset_server) -> None:
 
 def serve_and_stop(argv: list[str], env: dict, where: str) -> None:
     """Start `serve`, ask /healthz, stop it with Ctrl-C: it must answer and exit 0."""
+    # A suite started in the background inherits SIGINT ignored; the child must see Ctrl-C.
     proc = subprocess.Popen([sys.executable, "-u", "-m", "flower_edge.cli.main", *argv], env={**os.environ, **env},
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         seen, url, deadline = [], None, time.monotonic() + 60
         while url is None and time.monotonic() < deadline and proc.poll() is None:

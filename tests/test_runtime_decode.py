@@ -141,11 +141,11 @@ def test_workers_stream_with_a_bounded_number_in_flight(folder, runtime_bundles)
     assert done == len(pulled) == len(list(folder.iterdir()))
     arrays = list(predictor.predict_iter([np.zeros((50, 70, 3), np.uint8)], workers=1))
     assert arrays[0].ok and arrays[0].path == "<image 0>"
-    with pytest.raises(UsageError, match="workers"):
+    with pytest.raises(UsageError, match="decode-threads"):
         predictor.predict_iter([], workers=-1)
 
 
-def test_cli_workers_and_benchmark_images(folder, runtime_bundles, invoke):
+def test_cli_decode_threads_and_benchmark_photos(folder, runtime_bundles, invoke):
     bundle = runtime_bundles["bundles"]["int8"]
     outs = [invoke("predict", bundle, folder, "--json", "--decode-threads", w) for w in ("0", "2")]
     assert all(o.exit_code == 0 for o in outs), outs[0].output

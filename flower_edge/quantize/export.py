@@ -50,6 +50,7 @@ class _Context:
     log: Path
     source: object = None  # a SavedModel export of `model`, converted once per variant
     compressed: object = None  # quantize/compress.py: pruned/clustered models, made once each
+    fp32: bytes | None = None  # the fp32 variant's file: int8's mean correction compares with it
 
 
 @dataclass(frozen=True)
@@ -224,7 +225,10 @@ def _convert_one(ctx: _Context, config: QuantizationConfig):
         from flower_edge.quantize.int8 import before_conversion
 
         model = before_conversion(keras_model, ctx.calib, config, extra)
-    model_bytes = convert(model, config, rep, ctx.log, extra, reference=reference)
+    model_bytes = convert(model, config, rep, ctx.log, extra, reference=reference,
+                          reference_fp32=ctx.fp32 if reference is ctx.source else None)
+    if config.kind == "fp32" and model is ctx.source and not config.compressed:
+        ctx.fp32 = model_bytes  # the plain fp32 conversion of the run's model
     check_full_integer(model_bytes, config)
     if config.compressed:
         from flower_edge.quantize.weight_stats import kernel_stats, summary
