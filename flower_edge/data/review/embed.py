@@ -28,7 +28,7 @@ def backbone(run: str | None, weights: str | None, model_name: str, image_size: 
         spec = get_spec(model_name)
         if not spec.pretrained:
             raise UsageError(f"{model_name} has no pretrained base to embed with; pass --run RUN "
-                             f"or a pretrained --model (e.g. mobilenet_v2)")
+                             f"or a pretrained --backbone (e.g. mobilenet_v2)")
         size = image_size or spec.default_size
         weights = weights or "imagenet"
         # Two classes: the head is never used, only the pooled backbone features.
