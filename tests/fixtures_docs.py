@@ -210,31 +210,11 @@ def _archives() -> dict[str, bytes]:
 
 @pytest.fixture(scope="session")
 def dataset_server():
-    """A loopback HTTP server with the archives of _archives()."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+    """A loopback HTTP server with the archives of _archives(): (base URL, name -> bytes)."""
+    from loopback_files import Files, serving
 
-    files = _archives()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            body = files.get(self.path.rsplit("/", 1)[-1])
-            if body is None:
-                self.send_error(404)
-                return
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/", files
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Files(_archives())) as files:
+        yield files.url, files.data
 
 
 def fetch_locally(monkeypatch, dataset_server) -> None:

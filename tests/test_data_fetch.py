@@ -5,11 +5,10 @@ from __future__ import annotations
 import hashlib
 import io
 import tarfile
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from conftest import assert_clean_error
+from loopback_files import Files, serving
 from PIL import Image
 
 from flower_edge.data.fetch import fetch
@@ -17,52 +16,10 @@ from flower_edge.data.sources import load_data
 from flower_edge.errors import DataError
 
 
-class Files:
-    """What the server serves: name -> bytes; names in `cut` are sent half-way once."""
-
-    def __init__(self):
-        self.data, self.cut, self.ranges = {}, set(), []
-
-
 @pytest.fixture()
 def server():
-    files = Files()
-
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
-        def do_GET(self):
-            name = self.path.rsplit("/", 1)[-1]
-            if name not in files.data:
-                self.send_error(404)
-                return
-            body, start = files.data[name], 0
-            rng = self.headers.get("Range")
-            if rng:
-                files.ranges.append((name, rng))
-                start = int(rng.split("=")[1].split("-")[0])
-                self.send_response(206)
-                self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
-            else:
-                self.send_response(200)
-            self.send_header("Content-Length", str(len(body) - start))
-            self.end_headers()
-            if name in files.cut:  # promise everything, send half, hang up
-                files.cut.discard(name)
-                self.wfile.write(body[start:start + (len(body) - start) // 2])
-                self.wfile.flush()
-                self.close_connection = True
-                return
-            self.wfile.write(body[start:])
-
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    files.url = f"http://127.0.0.1:{httpd.server_address[1]}/files/"
-    yield files
-    httpd.shutdown()
-    httpd.server_close()
+    with serving(Files()) as files:
+        yield files
 
 
 def _jpeg(colour=(200, 30, 30)) -> bytes:
