@@ -174,7 +174,6 @@ def random_mobilenet_v2_base(root: Path) -> Path:
 def _archives() -> dict[str, bytes]:
     """tf_flowers' and Oxford 102's files, small, in their published layout."""
     import io
-    import tarfile
 
     import numpy as np
     import scipy.io
@@ -185,14 +184,7 @@ def _archives() -> dict[str, bytes]:
         Image.new("RGB", (40, 30), (40 * (i % 6), 90, 200 - 10 * (i % 9))).save(buf, "JPEG")
         return buf.getvalue()
 
-    def tgz(members: dict[str, bytes]) -> bytes:
-        buf = io.BytesIO()
-        with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-            for name, data in members.items():
-                info = tarfile.TarInfo(name)
-                info.size = len(data)
-                tar.addfile(info, io.BytesIO(data))
-        return buf.getvalue()
+    from loopback_files import tgz
 
     from flower_edge.data.fetch import TF_FLOWERS_CLASSES
 

@@ -8,6 +8,8 @@ download server and a dropped connection do, with no network.
 from __future__ import annotations
 
 import contextlib
+import io
+import tarfile
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -61,3 +63,18 @@ def serving(files: Files) -> Iterator[Files]:
     finally:
         httpd.shutdown()
         httpd.server_close()
+
+
+def tgz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
+    """A .tar.gz of `members` (name -> bytes), plus symlinks `links` (name -> target)."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        for name, target in (links or {}).items():
+            info = tarfile.TarInfo(name)
+            info.type, info.linkname = tarfile.SYMTYPE, target
+            tar.addfile(info)
+    return buf.getvalue()

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import io
-import tarfile
 
 import pytest
 from conftest import assert_clean_error
-from loopback_files import Files, serving
+from loopback_files import Files, serving, tgz
 from PIL import Image
 
 from flower_edge.data.fetch import fetch
@@ -28,27 +27,13 @@ def _jpeg(colour=(200, 30, 30)) -> bytes:
     return buf.getvalue()
 
 
-def _tgz(members: dict[str, bytes], links: dict[str, str] | None = None) -> bytes:
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
-        for name, data in members.items():
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-        for name, target in (links or {}).items():
-            info = tarfile.TarInfo(name)
-            info.type, info.linkname = tarfile.SYMTYPE, target
-            tar.addfile(info)
-    return buf.getvalue()
-
-
 def _flower_photos(extra: dict[str, bytes] | None = None) -> bytes:
     members = {"flower_photos/LICENSE.txt": b"CC-BY"}
     for i, cls in enumerate(("daisy", "dandelion", "roses", "sunflowers", "tulips")):
         for j in range(3):
             members[f"flower_photos/{cls}/{j}.jpg"] = _jpeg((40 * i, 20 * j, 100))
     members.update(extra or {})
-    return _tgz(members)
+    return tgz(members)
 
 
 def test_tf_flowers_fetch_then_load(server, tmp_path):
@@ -75,17 +60,17 @@ def test_cut_download_resumes_with_range(server, tmp_path, monkeypatch):
 
 
 def test_oxford102_fetch_checks_md5(server, tmp_path, oxford102_meta):
-    tgz = _tgz({f"jpg/image_{i:05d}.jpg": _jpeg() for i in (1, 2)})
-    server.data["102flowers.tgz"] = tgz
+    archive = tgz({f"jpg/image_{i:05d}.jpg": _jpeg() for i in (1, 2)})
+    server.data["102flowers.tgz"] = archive
     for name in ("imagelabels.mat", "setid.mat"):  # the real files match the official md5s
         server.data[name] = (oxford102_meta / name).read_bytes()
     dest = fetch("oxford102", tmp_path / "ox", base_url=server.url,
-                 checksums={"102flowers.tgz": hashlib.md5(tgz).hexdigest()})
+                 checksums={"102flowers.tgz": hashlib.md5(archive).hexdigest()})
     assert (dest / "jpg" / "image_00002.jpg").is_file() and (dest / "setid.mat").is_file()
 
 
 def test_cli_wrong_md5_leaves_nothing(invoke, server, tmp_path):
-    server.data["102flowers.tgz"] = _tgz({"jpg/image_00001.jpg": _jpeg()})
+    server.data["102flowers.tgz"] = tgz({"jpg/image_00001.jpg": _jpeg()})
     line = assert_clean_error(invoke("data", "fetch", "oxford102", "--out", tmp_path / "ox",
                                      "--base-url", server.url), contains="checksum mismatch")
     assert "52808999861908f626f3c1f4e79d11fa" in line
@@ -100,7 +85,7 @@ def test_cli_tar_with_dotdot_member(invoke, server, tmp_path):
 
 
 def test_symlink_out_of_dest_is_rejected(server, tmp_path):
-    buf = _tgz({"flower_photos/daisy/1.jpg": _jpeg()}, links={"flower_photos/daisy/x.jpg": "../../../etc/passwd"})
+    buf = tgz({"flower_photos/daisy/1.jpg": _jpeg()}, links={"flower_photos/daisy/x.jpg": "../../../etc/passwd"})
     server.data["flower_photos.tgz"] = buf
     with pytest.raises(DataError, match="links outside the destination"):
         fetch("tf_flowers", tmp_path / "f", base_url=server.url)
@@ -108,7 +93,7 @@ def test_symlink_out_of_dest_is_rejected(server, tmp_path):
 
 
 def test_tf_flowers_wrong_structure(server, tmp_path):
-    server.data["flower_photos.tgz"] = _tgz({"photos/daisy/1.jpg": _jpeg()})
+    server.data["flower_photos.tgz"] = tgz({"photos/daisy/1.jpg": _jpeg()})
     with pytest.raises(DataError, match="unexpected layout"):
         fetch("tf_flowers", tmp_path / "f", base_url=server.url)
     assert list(tmp_path.iterdir()) == []
