@@ -1,16 +1,22 @@
 #!/usr/bin/env python
 """Planted-noise benchmark of `flower-edge data review`, at full size.
 
-Copies a folder-per-class set (flowers5) into OUT/data, flips FLIP of its labels at random
-(seeded: the photo moves to another class folder), plants an exact copy of a training
-photo into the test split of a split file (OUT/run/split.json, 80/20) and one drawing from
-`flower-edge data synth` (not a photo), then runs `flower-edge data review` on it and
-prints: the share of flipped photos among the worst 10% of label-issue scores, and whether
-the planted copy (as leakage) and the drawing (as an outlier) were flagged, with the
-wall time and load average.
+Per seed S: copies a folder-per-class set (flowers5) into OUT/seedS/data, flips FLIP of
+its labels at random (seeded: the photo moves to another class folder), plants an exact
+copy of a training photo into the test split of a split file (OUT/seedS/run/split.json,
+80/20) and one drawing from `flower-edge data synth` (not a photo), then runs
+`flower-edge data review` on it and prints: the share of flipped photos among the worst
+10% of label-issue scores, and whether the planted copy (as leakage) and the drawing (as
+an outlier) were flagged, with the wall time and load average; at the end, the share
+over all seeds (one seed's 25 flips move it by 4 points a photo).
 
-    python benchmarks/bench_review_noise.py --data ../shared/data/flowers5 \
-        --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 --out artifacts/review-noise
+`--train-run` instead trains the default recipe on the noisy copy and reviews with that
+run's own fine-tuned backbone (`data review --run RUN`, no --weights), printing the share
+of flipped photos found among those the run trained on and among those it did not.
+
+    python benchmarks/bench_review_noise.py --data ../shared/data/flowers5 \\
+        --weights ../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5 --out artifacts/review-noise \\
+        --seeds 0 1 2 3 4 [--train-run]
 """
 
 from __future__ import annotations
@@ -58,6 +64,39 @@ def plant(src: Path, out: Path, flip: float, seed: int) -> dict:
     return {"flipped": flipped, "copy": f"{classes[0]}/{copy.name}", "drawing": f"{classes[1]}/drawing.png"}
 
 
+def one_seed(args, seed: int) -> tuple[int, int]:
+    """Plant, (train,) review and print one seed's findings; returns (found, flipped)."""
+    out = args.out / f"seed{seed}"
+    planted = plant(args.data, out, args.flip, seed)
+    embed = ["--run", out / "run", "--weights", args.weights]
+    if args.train_run:
+        shutil.rmtree(out / "run")
+        subprocess.run(cli("train", "--data", out / "data", "--backbone", "mobilenet_v2", "--weights",
+                           args.weights, "--seed", seed, "--out", out / "run"),
+                       check=True, stdout=subprocess.DEVNULL)
+        embed = ["--run", out / "run"]
+    load = load_average()
+    t0 = time.perf_counter()
+    subprocess.run(cli("data", "review", out / "data", *embed, "--out", out / "review"),
+                   check=True, stdout=subprocess.DEVNULL)
+    seconds = time.perf_counter() - t0
+    with open(out / "review" / "review.csv", newline="") as fh:
+        rows = {r["path"]: r for r in csv.DictReader(fh)}
+    ranked = sorted(rows.values(), key=lambda r: float(r["label_score"]))
+    top = {r["path"] for r in ranked[:len(ranked) // 10]}
+    found = sum(p in top for p in planted["flipped"])
+    print(f"{len(rows)} photos, {len(planted['flipped'])} labels flipped (seed {seed}): "
+          f"{found} ({found / len(planted['flipped']):.0%}) in the worst 10% of label-issue scores")
+    for split in ("train", "val", "test"):
+        flips = [p for p in planted["flipped"] if rows[p]["split"] == split]
+        if flips:
+            print(f"  flipped photos in the {split} split: {sum(p in top for p in flips)} of {len(flips)} found")
+    print(f"  planted copy across the split flagged: {rows[planted['copy']]['flags'] or 'no'}; "
+          f"drawing flagged: {rows[planted['drawing']]['flags'] or 'no'}")
+    print(f"  data review took {seconds:.1f}s; load before {load}, after {load_average()}", flush=True)
+    return found, len(planted["flipped"])
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", type=Path, default=Path("../shared/data/flowers5"))
@@ -65,25 +104,13 @@ def main() -> None:
                     default=Path("../shared/weights/mobilenet_v2_imagenet_from_tflite_notop.h5"))
     ap.add_argument("--out", type=Path, default=Path("artifacts/review-noise"))
     ap.add_argument("--flip", type=float, default=0.05)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0], help="one planted copy per seed")
+    ap.add_argument("--train-run", action="store_true",
+                    help="train the default recipe on the noisy copy and review with its backbone")
     args = ap.parse_args()
-    planted = plant(args.data, args.out, args.flip, args.seed)
-    load = load_average()
-    t0 = time.perf_counter()
-    subprocess.run(cli("data", "review", args.out / "data", "--run", args.out / "run", "--weights", args.weights,
-                       "--out", args.out / "review"), check=True)
-    seconds = time.perf_counter() - t0
-    with open(args.out / "review" / "review.csv", newline="") as fh:
-        rows = {r["path"]: r for r in csv.DictReader(fh)}
-    ranked = sorted(rows.values(), key=lambda r: float(r["label_score"]))
-    top = {r["path"] for r in ranked[:len(ranked) // 10]}
-    found = sum(p in top for p in planted["flipped"])
-    print(f"{len(rows)} photos, {len(planted['flipped'])} labels flipped (seed {args.seed}): "
-          f"{found} ({found / len(planted['flipped']):.0%}) in the worst 10% of label-issue scores")
-    print(f"planted copy across the split flagged: {rows[planted['copy']]['flags'] or 'no'}; "
-          f"drawing flagged: {rows[planted['drawing']]['flags'] or 'no'}")
-    print(f"data review took {seconds:.1f}s; load before {load}, after "
-          f"{load_average()}")
+    counts = [one_seed(args, seed) for seed in args.seeds]
+    found, flipped = (sum(c) for c in zip(*counts))
+    print(f"seeds {args.seeds}: {found} of {flipped} flipped photos ({found / flipped:.1%}) in the worst 10%")
 
 
 if __name__ == "__main__":
