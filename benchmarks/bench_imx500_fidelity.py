@@ -30,9 +30,12 @@ from common import labelled_images, load_average
 os.environ.setdefault("TF_USE_LEGACY_KERAS", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-# name -> Imx500Options overrides. "plain" is MCT 2.5's defaults (the issue's 95.7% row).
+# name -> Imx500Options overrides of MCT 2.5's own defaults ("plain", the issue's 95.7% row);
+# "shipped" is Imx500Options() as `quantize --imx500` uses it.
+PLAIN = {"mean_correction": False}
 SETTINGS = {
     "plain": {},
+    "shipped": None,
     "noclipping": {"activation_error_method": "noclipping"},
     "second-moment": {"weights_second_moment_correction": True},
     "act-bias-corr": {"activation_bias_correction": True},
@@ -41,6 +44,8 @@ SETTINGS = {
     "no-bias-correction": {"weights_bias_correction": False},
     "calib-500": {"calib_samples": 500},
     "gptq-5": {"gptq_epochs": 5},
+    "mean-correction": {"mean_correction": True},
+    "act-bias-corr+mean-correction": {"activation_bias_correction": True, "mean_correction": True},
 }
 
 
@@ -87,7 +92,8 @@ def main() -> None:
         np.save(Path(tmp) / "eval.npy", images)
         np.save(Path(tmp) / "eval_labels.npy", y)
         for name in args.settings.split(","):
-            options = replace(Imx500Options(), **SETTINGS[name])
+            override = SETTINGS[name]
+            options = Imx500Options() if override is None else replace(Imx500Options(), **{**PLAIN, **override})
             _, _, _, calib, _ = _prepare(run, options, None)
             folder = Path(tmp) / name
             job = jobs.write_job(folder, model, arch, calib, options.mct(), labels, None, convert=False)

@@ -11,6 +11,7 @@ agreement and training wall time (a refit's = its first pass + its own retrainin
 seed and as the mean over seeds, with the load average. Results: OUT/bench_refit.json.
 
     python benchmarks/bench_refit.py --seeds 0 1 2 --out artifacts/26-refit
+    python benchmarks/bench_refit.py --out artifacts/26-warmup --train-args '--warmup-epochs 1'
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -42,7 +44,7 @@ def first_pass(seed: int, args) -> tuple[Path, dict]:
     if (run / "model.keras").is_file() and args.keep:
         return run, json.loads((root / "default.json").read_text())
     seconds = _timed(cli("train", "--data", args.data, "--backbone", "mobilenet_v2", "--weights", args.weights,
-                         "--seed", seed, "--out", run, "--force"))
+                         "--seed", seed, "--out", run, "--force", *args.train_args))
     row = {"run": str(run), "train_s": round(seconds, 1), "load_before": load}
     (root / "default.json").write_text(json.dumps(row) + "\n")
     return run, row
@@ -92,6 +94,8 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path("artifacts/bench-refit"))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--keep", action="store_true", help="reuse a first pass already in OUT")
+    ap.add_argument("--train-args", type=shlex.split, default=[], metavar="'FLAGS'",
+                    help="more `train` flags for every seed, e.g. --train-args '--warmup-epochs 1'")
     args = ap.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     results: dict = {}
@@ -107,7 +111,8 @@ def main() -> None:
             print(f"seed {seed} {label}: {row}", flush=True)
         results[str(seed)] = rows
         photos = rows["default"]["images"]
-        out_json.write_text(json.dumps({"eval_photos": photos, "seeds": results}, indent=2) + "\n")
+        out_json.write_text(json.dumps({"eval_photos": photos, "train_args": args.train_args, "seeds": results},
+                                       indent=2) + "\n")
     print_table(results, args.seeds, photos)
     print(f"load at the end: {load_average()}")
 

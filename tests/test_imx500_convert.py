@@ -125,6 +125,15 @@ def test_real_conversion_end_to_end(tiny_baseline, invoke, tmp_path):
     assert manifest["versions"]["model-compression-toolkit"] == "2.5.1"
     assert manifest["versions"]["imx500-converter"] == "3.19.2"
     assert manifest["quantization"]["rebuild_max_abs_diff"] < 1e-4  # the TF 2.15 rebuild is the run's model
+    # --int8's mean correction on MCT's model (on by default): the convs without an activation
+    # of their own and the Dense layer shifted (MCT splits a conv's ReLU off, so the float model
+    # has no tensor to match for the other two). This barely trained model's outputs hardly
+    # move (L1 to float 0.00513 -> 0.00513); a wrong target (the ReLU'd float output for
+    # MCT's pre-ReLU conv, an earlier bug) tripled it
+    report = manifest["quantization"]["mean_correction_report"]
+    assert report["images"] == 32  # --calib-samples 32: fewer than the 64 it takes by default
+    assert (report["layers"], report["skipped"]) == (3, 2) and report["max_mean_shift"] > 0
+    assert report["prob_l1_after"] <= report["prob_l1_before"] * 1.05, report
     fidelity = manifest["quantization"]["fidelity"]
     assert fidelity["images"] == 15 and 0 <= fidelity["agreement"] <= 1
     assert f"agreement {fidelity['agreement']:.1%}" in result.output
@@ -135,3 +144,20 @@ def test_real_conversion_end_to_end(tiny_baseline, invoke, tmp_path):
     # `make imx500` (python -m flower_edge.imx500.env) finds the venv built and stamped
     ready = subprocess.run([sys.executable, "-m", "flower_edge.imx500.env"], capture_output=True, text=True)
     assert ready.returncode == 0 and "venv ready" in ready.stdout, ready.stderr
+
+
+def test_int8_correction_flags_reach_the_imx500_options(tiny_run, invoke, monkeypatch):
+    from flower_edge.imx500 import export
+
+    seen = []
+
+    def fake_export(run_dir, options, **kwargs):
+        seen.append(options)
+        raise export.FlowerEdgeError("stop here")
+
+    monkeypatch.setattr(export, "export_imx500", fake_export)
+    invoke("quantize", tiny_run, "--imx500")
+    invoke("quantize", tiny_run, "--imx500", "--no-mean-correction", "--no-bias-correction")
+    assert seen[0].mean_correction and seen[0].mct()["mean_correction"] == 64
+    assert not seen[1].mean_correction and seen[1].mct()["mean_correction"] == 0
+    assert seen[1].mct()["qc"]["weights_bias_correction"] is False

@@ -194,12 +194,12 @@ def test_cli_flags_map_onto_the_config():
     from flower_edge.train.config import RunConfig
 
     ctx = train_cmd.make_context("train", ["--data", "x", "--split-fractions", "0.9,0.05,0.05",
-                                           "--layer-lr-ratio", "0.2"])
+                                           "--layer-lr-ratio", "0.2", "--warmup-epochs", "1.5"])
     flags = {k: v for k, v in ctx.params.items()
              if k not in ("recipe", "out", "resume", "force", "lr_find")}
     cfg = apply_training_flags(RunConfig(), flags)
     assert cfg.data.fractions == (0.9, 0.05, 0.05)
-    assert cfg.train.layer_lr_ratio == 0.2
+    assert cfg.train.layer_lr_ratio == 0.2 and cfg.train.warmup_epochs == 1.5
 
 
 @pytest.mark.parametrize("args, fix", [(["--split-fractions", "0.8,0.3,0.1"], "summing to 1"),

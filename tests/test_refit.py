@@ -57,6 +57,12 @@ def test_refit_keeps_first_pass_and_trains_on_train_plus_val(refit_run):
         == refit["chosen_epoch"] + 1
     assert refit["held_out_estimate"] == metrics["test"]["top1"] and metrics["test"]["samples"] > 0
     assert refit["first_pass_test_top1"] == json.loads((first / "metrics.json").read_text())["test"]["top1"]
+    # No val picked an epoch of the refit's own; its report names the first pass's choice.
+    assert metrics["best_epoch"] is None
+    from flower_edge.report.sections import training
+    from flower_edge.rundir import RunDir
+
+    assert f"up to epoch {refit['chosen_epoch']}, the first pass's choice" in training(RunDir(run), metrics, {})
     assert 'refit = "val"' in (run / "config.toml").read_text()
     assert 'refit = "off"' in (first / "config.toml").read_text()
 

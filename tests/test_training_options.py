@@ -30,7 +30,7 @@ def test_train_distill_and_pipeline_take_every_training_flag_alike():
     from flower_edge.cli.training_options import _training_flags
 
     flags = [f"--{param.replace('_', '-')}" for param, *_ in _training_flags()]
-    assert len(flags) == 25 and "--backbone" in flags and "--split-fractions" in flags
+    assert len(flags) == 26 and "--backbone" in flags and "--split-fractions" in flags
     train, distill, pipeline = (_options(c) for c in _commands())
     for flag in flags:
         kinds = {(type(o[flag].type).__name__, o[flag].help) for o in (train, distill, pipeline)}

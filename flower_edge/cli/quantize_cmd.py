@@ -121,7 +121,8 @@ def _imx500(run_dir, int8: dict, calib_data, gptq, eval_dir) -> None:
 
     options = replace(Imx500Options(), **{k: v for k, v in (
         ("calib_samples", int8["calib_samples"]), ("gptq_epochs", gptq),
-        ("weights_bias_correction", int8["bias_correction"])) if v is not None})
+        ("weights_bias_correction", int8["bias_correction"]),
+        ("mean_correction", int8["mean_correction"])) if v is not None})
     result = export_imx500(run_dir, options, calib_data=calib_data,
                            eval_dir=str(eval_dir) if eval_dir else None,
                            echo=lambda text: click.echo(text, err=True))

@@ -114,6 +114,10 @@ def _train_table_flags() -> tuple[tuple[str, str, str, object], ...]:
         ("lr", "train", "lr", click.option("--lr", type=pos, help="Phase 1 learning rate" + _dflt("train", "lr"))),
         ("finetune_lr", "train", "finetune_lr", click.option(
             "--finetune-lr", type=pos, help="Phase 2 learning rate" + _dflt("train", "finetune_lr"))),
+        ("warmup_epochs", "train", "warmup_epochs", click.option(
+            "--warmup-epochs", type=click.FloatRange(min=0),
+            help="Epochs at the start of each phase over which the rate ramps up to its peak (0 = off)"
+                 + _dflt("train", "warmup_epochs"))),
         ("optimizer", "train", "optimizer", click.option(
             "--optimizer", type=_choice(c.Optimizer), help="Optimizer" + _dflt("train", "optimizer"))),
         ("schedule", "train", "schedule", click.option(

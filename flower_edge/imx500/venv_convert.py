@@ -129,7 +129,72 @@ def quantize(model, calib: np.ndarray, opts: dict):
     else:
         q_model, _ = mct.ptq.keras_post_training_quantization(
             model, representative, core_config=cfg, target_platform_capabilities=tpc)
-    return q_model
+    report = None
+    if opts.get("mean_correction"):
+        images = calib[np.linspace(0, len(calib) - 1, min(len(calib), int(opts["mean_correction"]))).astype(int)]
+        report = correct_means(model, q_model, images)
+    return q_model, report
+
+
+def float_output(model, name: str):
+    """The float model's tensor that MCT's wrapped layer `name` computes, or None. MCT names a
+    conv with its BatchNorm folded in "<conv>_bn" (then: that BatchNorm's output), and moves
+    a conv's own activation into a layer after it (then the float model has no such tensor)."""
+    import tensorflow as tf
+
+    names = {layer.name for layer in model.layers}
+    conv = model.get_layer(name[:-3] if name.endswith("_bn") and name[:-3] in names else name)
+    for layer in model.layers:
+        if isinstance(layer, tf.keras.layers.BatchNormalization) and layer.input is conv.output:
+            return layer.output
+    activation = getattr(conv, "activation", None)
+    return conv.output if activation in (None, tf.keras.activations.linear) else None
+
+
+def correct_means(model, q_model, images: np.ndarray) -> dict:
+    """flower-edge's int8 mean correction (flower_edge/quantize/int8/mean_correction.py) on
+    MCT's fake-quant model: in order, shift each wrapped layer's float bias so its
+    per-channel output mean on `images` matches the float model's, then measure the next
+    layer on the corrected model. MCT has no such pass: its bias correction only sees a
+    layer's own weight rounding, not the drift carried in from earlier layers."""
+    import tensorflow as tf
+
+    wrapped = [layer for layer in q_model.layers if hasattr(layer, "layer") and layer.layer.use_bias]
+    pairs = [(w, t) for w in wrapped if (t := float_output(model, w.layer.name)) is not None]
+    before = predict(q_model, images)
+    ref = tf.keras.Model(model.input, [t for _, t in pairs])
+    targets, largest = _channel_means(ref, images), 0.0
+    for (layer, _), target in zip(pairs, targets):
+        shift = _channel_means(tf.keras.Model(q_model.input, layer.output), images)[0] - target
+        layer.layer.bias.assign(layer.layer.bias.numpy() - shift)
+        largest = max(largest, float(np.abs(shift).max()))
+    reference, after = predict(model, images), predict(q_model, images)
+    return {"layers": len(pairs), "skipped": len(wrapped) - len(pairs), "images": len(images),
+            "max_mean_shift": round(largest, 6),
+            # L1, not KL: the uint8 softmax of a fake-quant model need not sum to 1
+            "prob_l1_before": _l1(reference, before), "prob_l1_after": _l1(reference, after)}
+
+
+def _kl(p: np.ndarray, q: np.ndarray) -> float:
+    """Mean KL(float || quantized) over the rows."""
+    return float(np.mean(np.sum(p * (np.log(p + 1e-12) - np.log(q + 1e-12)), axis=1)))
+
+
+def _l1(p: np.ndarray, q: np.ndarray) -> float:
+    """Mean over the rows of sum |p - q|."""
+    return float(np.mean(np.abs(p - q).sum(axis=1)))
+
+
+def _channel_means(model, x: np.ndarray, batch: int = 16) -> list[np.ndarray]:
+    """Per-channel mean of each output over `x`, batch by batch (whole maps would take GBs)."""
+    sums: list = []
+    for i in range(0, len(x), batch):
+        outs = model(x[i:i + batch], training=False)
+        outs = outs if isinstance(outs, (list, tuple)) else [outs]
+        means = [o.numpy().astype(np.float64).reshape(-1, o.shape[-1]).sum(0) for o in outs]
+        sums = means if not sums else [a + b for a, b in zip(sums, means)]
+    pixels = [len(x) * int(np.prod(o.shape[1:-1])) for o in model.outputs]
+    return [(s / n).astype(np.float32) for s, n in zip(sums, pixels)]
 
 
 def predict(model, x: np.ndarray) -> np.ndarray:
@@ -146,10 +211,9 @@ def evaluate(job: dict, model, q_model) -> dict:
     pf, pq = predict(model, x), predict(q_model, x)
     if job.get("eval_npy"):
         np.save(Path(job["out"]) / "quantized_probs.npy", pq)
-    kl = np.sum(pf * (np.log(pf + 1e-12) - np.log(pq + 1e-12)), axis=1)
     return {"images": len(y), "float_top1": float(np.mean(pf.argmax(1) == y)),
             "quantized_top1": float(np.mean(pq.argmax(1) == y)),
-            "agreement": float(np.mean(pf.argmax(1) == pq.argmax(1))), "kl": float(np.mean(kl))}
+            "agreement": float(np.mean(pf.argmax(1) == pq.argmax(1))), "kl": _kl(pf, pq)}
 
 
 def eval_photos(job: dict) -> tuple[np.ndarray, np.ndarray]:
@@ -218,7 +282,7 @@ def main(job_path: str) -> int:
     times["rebuild"] = time.monotonic() - t
     t = time.monotonic()
     step("quantize")
-    q_model = quantize(model, calib, job["options"])
+    q_model, result["mean_correction"] = quantize(model, calib, job["options"])
     times["quantize"] = time.monotonic() - t
     if job.get("eval_dir") or job.get("eval_npy"):
         t = time.monotonic()

@@ -98,8 +98,10 @@ def training(run: RunDir, metrics: dict | None, pictures: dict[str, str]) -> str
         if worst:
             out += ["", "Weakest classes (test recall): " + ", ".join(
                 f"{w['class']} {_pct(w['recall'])} (n={w['support']})" for w in worst[:5]) + "."]
-        out += ["", (f"Full metrics (confusion matrix, per-class precision/recall): `metrics.json`; "
-                    f"best epoch {metrics.get('best_epoch')}.")]
+        refit = metrics.get("refit")
+        epoch = (f"a refit ({refit['mode']}) up to epoch {refit['chosen_epoch']}, the first pass's choice"
+                 if refit else f"best epoch {metrics.get('best_epoch')}")
+        out += ["", f"Full metrics (confusion matrix, per-class precision/recall): `metrics.json`; {epoch}."]
     titles = {"curves.png": "Learning curves", "confusion.png": "Confusion matrix",
               "predictions.png": "Sample predictions"}
     for name, title in titles.items():

@@ -144,6 +144,8 @@ def write_provenance(mode: str, run: RunDir, epochs: tuple[int, int, int]) -> No
         "first_pass_val_top1": first["val"]["top1"],
         "held_out_estimate": metrics["test"]["top1"] if held_out else None,
     }
+    # A refit has no val to pick a best epoch: it trained up to the first pass's choice.
+    metrics["best_epoch"] = None
     if not held_out:
         metrics["refit"]["note"] = ("refit on all photos: no held-out estimate. The first pass's "
                                     "test top-1 is for a model trained on fewer photos.")
