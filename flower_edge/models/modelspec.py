@@ -34,6 +34,9 @@ class ModelSpec:
     finetune_layers: int | str = "all"  # default phase-2 depth from the recipe studies
     pretrained: bool = True  # whether ImageNet weights exist for it
     testing: bool = False  # tiny specs for tests; hidden from user listings
+    # Inner layers whose pooled output joins head_gap's in `data review`'s embedding: more of
+    # the planted label flips found (docs/refit-and-review.md).
+    review_layers: tuple[str, ...] = ()
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
     def check_size(self, size: int) -> int:

@@ -45,6 +45,8 @@ _MOBILENET_WIDTHS = ((0.35, "035"), (0.5, "050"), (0.75, "075"))
 # extra["imx500"]: how the IMX500 conversion venv rebuilds the spec (flower_edge/imx500/venv_convert.py);
 # a spec without it has no IMX500 route.
 _IMX500_APP = {"imx500": "application"}
+# The last block before the 1x1 expansion to 1280 channels (160 channels, 7x7 at 224 px).
+_MOBILENET_REVIEW = ("block_15_add",)
 
 BUILTIN: tuple[ModelSpec, ...] = (
     ModelSpec("inception_v3", _application, 299, 75, "tf", "mixed10",
@@ -52,10 +54,12 @@ BUILTIN: tuple[ModelSpec, ...] = (
               keras_app="InceptionV3", finetune_layers=10),
     ModelSpec("mobilenet_v2", _application, 224, 32, "tf", "out_relu",
               "MobileNetV2, width 1.0", keras_app="MobileNetV2",
-              app_kwargs=(("alpha", 1.0),), finetune_layers="all", extra=_IMX500_APP),
+              app_kwargs=(("alpha", 1.0),), finetune_layers="all", review_layers=_MOBILENET_REVIEW,
+              extra=_IMX500_APP),
     *(ModelSpec(f"mobilenet_v2_{suffix}", _application, 224, 32, "tf", "out_relu",
                 f"MobileNetV2, width {alpha}", keras_app="MobileNetV2",
-                app_kwargs=(("alpha", alpha),), finetune_layers="all", extra=_IMX500_APP)
+                app_kwargs=(("alpha", alpha),), finetune_layers="all", review_layers=_MOBILENET_REVIEW,
+                extra=_IMX500_APP)
       for alpha, suffix in _MOBILENET_WIDTHS),
     ModelSpec("vgg16", _application, 224, 32, "caffe", "block5_conv3", "VGG16",
               keras_app="VGG16", finetune_layers=5),

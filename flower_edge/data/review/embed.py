@@ -23,6 +23,7 @@ def backbone(run: str | None, weights: str | None, model_name: str, image_size: 
         from flower_edge.rundir import RunDir
 
         loaded = load_keras_model(RunDir(Path(run)).require_model().model)
+        layers = _review_layers(loaded)
         what = f"the backbone of {run}"
     else:
         spec = get_spec(model_name)
@@ -33,9 +34,22 @@ def backbone(run: str | None, weights: str | None, model_name: str, image_size: 
         weights = weights or "imagenet"
         # Two classes: the head is never used, only the pooled backbone features.
         loaded = build_model(spec, 2, size, weights, 0.0)
+        layers = spec.review_layers
         what = f"the {weights if weights == 'imagenet' else Path(weights).name} {model_name} base"
-    sub = keras().Model(loaded.inputs, loaded.get_layer(EMBEDDING_LAYER).output)
+    pooled = [keras().layers.GlobalAveragePooling2D()(loaded.get_layer(name).output) for name in layers]
+    sub = keras().Model(loaded.inputs, [loaded.get_layer(EMBEDDING_LAYER).output, *pooled])
     return sub, int(loaded.input_shape[1]), what
+
+
+def _review_layers(model) -> tuple[str, ...]:
+    """The spec's review layers for a model flower-edge built (named after its spec), else none."""
+    from flower_edge.models.registry import get_spec
+
+    try:
+        names = get_spec(model.name).review_layers
+    except UsageError:
+        return ()
+    return tuple(n for n in names if n in {layer.name for layer in model.layers})
 
 
 def embed(model, size: int, paths, batch_size: int = 32) -> np.ndarray:
@@ -52,11 +66,17 @@ def embed(model, size: int, paths, batch_size: int = 32) -> np.ndarray:
     out = []
     with bar(len(paths), "embedding photos") as progress:
         for images, _ in ds:
-            out.append(fn(images).numpy())
+            parts = fn(images)
+            parts = parts if isinstance(parts, (list, tuple)) else [parts]
+            # Each part unit-length, then the whole: every layer weighs the same in the probe.
+            out.append(_unit(np.concatenate([_unit(part.numpy()) for part in parts], axis=1)))
             progress.update(len(out[-1]))
     features = np.concatenate(out) if out else np.zeros((0, 1), np.float32)
     if len(features) != len(paths):
         raise DataError(f"{len(paths) - len(features)} photo(s) failed to decode; run "
                         f"`flower-edge data inspect` and remove them")
-    norms = np.linalg.norm(features, axis=1, keepdims=True)
-    return (features / np.maximum(norms, 1e-12)).astype(np.float32)
+    return features.astype(np.float32)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)

@@ -78,8 +78,10 @@ def require_extra():
         raise FlowerEdgeError('data review needs the review extra: pip install "flower-edge[review]"') from None
 
 
-def out_of_fold(features: np.ndarray, labels: np.ndarray, seed: int = 0, folds: int = 5) -> np.ndarray:
-    """Class probabilities of each photo from a logistic-regression probe that did not see it."""
+def out_of_fold(features: np.ndarray, labels: np.ndarray, seed: int = 0, folds: int = 5,
+                repeats: int = 3) -> np.ndarray:
+    """Class probabilities of each photo from a logistic-regression probe that did not see it,
+    averaged over `repeats` shufflings of the folds (one split's luck moves a photo's score)."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
@@ -87,10 +89,12 @@ def out_of_fold(features: np.ndarray, labels: np.ndarray, seed: int = 0, folds: 
     if smallest < 2:
         raise UsageError("every class needs at least 2 photos for a cross-validated review; "
                          "add photos or remove the near-empty class folder")
-    cv = StratifiedKFold(n_splits=min(folds, smallest), shuffle=True, random_state=seed)
     # Unit-length features: C 10 lets the probe fit as well as a fine-tuned head's last layer.
     probe = LogisticRegression(C=10.0, max_iter=3000)
-    return cross_val_predict(probe, features, labels, cv=cv, method="predict_proba")
+    return np.mean([cross_val_predict(probe, features, labels, method="predict_proba",
+                                      cv=StratifiedKFold(n_splits=min(folds, smallest), shuffle=True,
+                                                         random_state=seed + r))
+                    for r in range(repeats)], axis=0)
 
 
 def find(photos: Photos, features: np.ndarray, embedder: str, seed: int = 0) -> Review:
