@@ -140,6 +140,7 @@ def test_real_conversion_end_to_end(tiny_baseline, invoke, tmp_path):
     sidecar = read_sidecar(folder / "network.rpk")  # what live reads beside the .rpk on the Pi
     assert sidecar["classes"]["labels"] == labels and sidecar["task"] == "classification"
     assert "fits in chip: True" in result.output and "imxconv-tf" in result.output
+    assert "flower-edge live --input imx500:" in result.output  # live's option, as docs/cli.md names it
     assert not [p for p in folder.parent.iterdir() if p.name.startswith(".imx500")]  # no staging left
     # `make imx500` (python -m flower_edge.imx500.env) finds the venv built and stamped
     ready = subprocess.run([sys.executable, "-m", "flower_edge.imx500.env"], capture_output=True, text=True)

@@ -90,7 +90,7 @@ class Imx500Result:
             lines.append(f"  fidelity on {fid['images']} photos: float top-1 {fid['float_top1']:.1%}, "
                          f"IMX500 top-1 {fid['quantized_top1']:.1%}, agreement {fid['agreement']:.1%}")
         lines.append("  on the Pi: imx500-package -i packerOut.zip -o rpk/, then "
-                     "flower-edge live --source imx500:rpk/network.rpk")
+                     "flower-edge live --input imx500:rpk/network.rpk")
         return "\n".join(lines)
 
 
