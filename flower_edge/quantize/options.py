@@ -53,9 +53,11 @@ class Int8Options:
     activation_ranges: ActivationRanges = _knob(
         "mse", "--activation-ranges", "int8 activation ranges: least squared error, or the converter's min/max.")
     # Match each layer's per-channel output mean to float's on calibration images, layer by
-    # layer, in the int8 file itself (quantize/int8/mean_correction.py).
+    # layer, in the int8 file itself (quantize/int8/mean_correction.py); --imx500 does the same
+    # on MCT's model (imx500/venv_convert.py).
     mean_correction: bool = _knob(True, "--mean-correction/--no-mean-correction",
-                                  "int8: match each layer's output mean to float (off: variant named '-nomc').")
+                                  "int8 and --imx500: match each layer's output mean to float "
+                                  "(off: int8's variant named '-nomc').")
     # 'gptq' learns each weight's rounding layer by layer on the calibration images
     # (quantize/int8/learned_rounding.py; measured in quantize/README.md).
     rounding: Rounding = _knob("nearest", "--rounding", "int8 weight rounding: nearest, or GPTQ learned layer "
