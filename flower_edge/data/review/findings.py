@@ -82,18 +82,27 @@ def out_of_fold(features: np.ndarray, labels: np.ndarray, seed: int = 0, folds: 
                 repeats: int = 3) -> np.ndarray:
     """Class probabilities of each photo from a logistic-regression probe that did not see it,
     averaged over `repeats` shufflings of the folds (one split's luck moves a photo's score)."""
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+    from threadpoolctl import threadpool_limits  # scikit-learn's own dependency
 
     smallest = int(np.bincount(labels).min())
     if smallest < 2:
         raise UsageError("every class needs at least 2 photos for a cross-validated review; "
                          "add photos or remove the near-empty class folder")
+    # One BLAS thread: OpenBLAS's threads made these small solves 4x slower on a quiet 2-core
+    # machine (benchmarks/bench_review_probe.py), and far more on a busy one.
+    with threadpool_limits(1):
+        return cross_validated(features, labels, seed, min(folds, smallest), repeats)
+
+
+def cross_validated(features: np.ndarray, labels: np.ndarray, seed: int, folds: int, repeats: int) -> np.ndarray:
+    """out_of_fold's probe, under whatever thread limits the caller set."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold, cross_val_predict
+
     # Unit-length features: C 10 lets the probe fit as well as a fine-tuned head's last layer.
     probe = LogisticRegression(C=10.0, max_iter=3000)
     return np.mean([cross_val_predict(probe, features, labels, method="predict_proba",
-                                      cv=StratifiedKFold(n_splits=min(folds, smallest), shuffle=True,
-                                                         random_state=seed + r))
+                                      cv=StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed + r))
                     for r in range(repeats)], axis=0)
 
 
