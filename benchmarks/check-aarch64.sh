@@ -157,7 +157,12 @@ ensure_root() {  # $1 = OS; sets ROOTFS
 }
 in_root() {  # $1 = venv; the rest is the command
   local venv=$1; shift
-  chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH="$venv/bin:/usr/bin:/bin" LANG=C.UTF-8 \
+  # MediaPipe's tcmalloc aborts without /sys ("CHECK in NumCPUs"): it gets the host's /sys
+  # in a mount namespace of its own, so the other targets sharing this root never see it.
+  local sys=()
+  [[ "$venv" != */venv-mediapipe ]] || sys=(unshare --mount --propagation private
+    sh -c 'mount --bind /sys "$0/sys" && exec "$@"' "$ROOTFS")
+  "${sys[@]}" chroot "$ROOTFS" /usr/bin/env -i HOME=/root PATH="$venv/bin:/usr/bin:/bin" LANG=C.UTF-8 \
     PIP_CERT=/etc/ssl/certs/ca-certificates.crt PIP_DISABLE_PIP_VERSION_CHECK=1 "${PASS_ENV[@]}" "$@"
 }
 install_runtime() {  # $1 = runtime, $2 = venv: the wheel and the runtime's packages
@@ -169,6 +174,12 @@ install_runtime() {  # $1 = runtime, $2 = venv: the wheel and the runtime's pack
   esac
   # The OS's pip installs into the venv: ensurepip takes minutes under emulation.
   local pip=(python3 -m pip --python "$2/bin/python" install -q --no-compile)
+  # mediapipe's aarch64 wheel (and its OpenCV) links X, GL and EGL libraries that a
+  # minimal root (like Pi OS Lite) lacks: "ImportError: libxcb.so.1", "libEGL.so.1".
+  if [ "$1" = mediapipe ] && [ ! -e "$ROOTFS/usr/share/doc/libegl1" ]; then
+    in_root /usr sh -c 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+      --no-install-recommends libxcb1 libgl1 libegl1 libgles2 libglib2.0-0' || return 1
+  fi
   [ -x "$ROOTFS$2/bin/python" ] || in_root /usr python3 -m venv --without-pip "$2" || return 1
   in_root /usr "${pip[@]}" "${pkgs[@]}" || return 1
   # The same version as last time is "already satisfied": force this checkout's code in.
