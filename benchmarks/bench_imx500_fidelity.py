@@ -44,6 +44,7 @@ SETTINGS = {
     "no-bias-correction": {"weights_bias_correction": False},
     "calib-500": {"calib_samples": 500},
     "gptq-5": {"gptq_epochs": 5},
+    "gptq-5+mean-correction": {"gptq_epochs": 5, "mean_correction": True},
     "mean-correction": {"mean_correction": True},
     "act-bias-corr+mean-correction": {"activation_bias_correction": True, "mean_correction": True},
 }
