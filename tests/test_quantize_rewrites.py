@@ -98,6 +98,41 @@ def test_qat_quantizes_depthwise_per_channel_and_starts_from_real_ranges():
     assert calibrated < 0.5 * uncalibrated, (calibrated, uncalibrated)
 
 
+def test_fold_batchnorm_keeps_the_float_outputs_and_removes_every_bn():
+    from flower_edge.quantize.graph import fold_batchnorm
+
+    model = _depthwise_model()
+    rng = np.random.default_rng(5)
+    for layer in model.layers:  # real statistics, so that folding has something to get wrong
+        if type(layer).__name__ == "BatchNormalization":
+            c = layer.gamma.shape[0]
+            layer.set_weights([rng.uniform(0.5, 2, c), rng.normal(0, 1, c), rng.normal(0, 1, c), rng.uniform(0.2, 3, c)])
+    folded, count = fold_batchnorm(model)
+    assert count == 3 and not [la for la in folded.layers if type(la).__name__ == "BatchNormalization"]
+    images = rng.integers(0, 256, (8, 12, 12, 3)).astype(np.float32)
+    np.testing.assert_allclose(folded.predict(images, verbose=0), model.predict(images, verbose=0), atol=1e-5)
+
+
+def test_qat_model_converts_to_the_graph_of_post_training_int8():
+    """No BatchNorm MUL/ADD left in the int8 model: QAT trains the folded kernels the
+    converter ships (before, every BN stayed as an int8 MUL and ADD of its own)."""
+    from flower_edge.quantize.qat import quantize_aware_model
+    from flower_edge.quantize.qat_schemes import calibrate_ranges
+    from flower_edge.tfcompat import tf
+
+    qat = quantize_aware_model(_depthwise_model())
+    calibrate_ranges(qat, np.random.default_rng(2).integers(0, 256, (8, 12, 12, 3)).astype(np.uint8), 4)
+    dw = next(layer for layer in qat.layers if getattr(layer, "layer", None) is not None
+              and layer.layer.name == "dw")
+    assert any("depthwise_kernel" in w.name for w in dw.non_trainable_weights)  # kernel still fake-quantized
+    converter = tf().lite.TFLiteConverter.from_keras_model(qat)
+    converter.optimizations = [tf().lite.Optimize.DEFAULT]
+    interpreter = tf().lite.Interpreter(model_content=converter.convert())
+    ops = [op["op_name"] for op in interpreter._get_ops_details()]
+    assert ops.count("CONV_2D") == 2 and ops.count("DEPTHWISE_CONV_2D") == 1, ops
+    assert "MUL" not in ops and "ADD" not in ops and "DEQUANTIZE" not in ops[:-1], ops
+
+
 def _rounded(model):
     """A copy of `model` with every kernel rounded the way the TFLite converter rounds it."""
     from flower_edge.quantize.int8.bias_correction import KERNEL_LAYERS, rounding_error

@@ -1,5 +1,5 @@
-"""A flat tf_keras model's layer graph, and in-place weight edits, for float rewrites
-made before conversion (bias correction)."""
+"""A flat tf_keras model's layer graph, and float rewrites made before conversion or QAT:
+in-place weight edits (bias correction) and BatchNorm folding."""
 
 from __future__ import annotations
 
@@ -54,3 +54,68 @@ def add_to_weight(layer, weight: str, delta: np.ndarray) -> None:
             var.assign(var.numpy() + delta.astype(var.dtype.as_numpy_dtype))
             return
     raise ValueError(f"{layer.name} has no weight '{weight}'")
+
+
+FOLDABLE = ("Conv2D", "DepthwiseConv2D")
+
+
+def fold_batchnorm(model):
+    """(a copy of `model` with every BatchNormalization that alone follows a linear Conv2D or
+    DepthwiseConv2D folded into that conv's kernel and bias, how many were folded).
+
+    Why: the TFLite converter folds each BN into its conv's kernel before quantizing it. tfmot
+    fake-quantizes the kernel *before* the BN, so a QAT model trains another kernel than the one
+    shipped, and the converter cannot fold the BN any more (an int8 MUL and ADD per BN). With
+    the BN in inference mode, as QAT keeps it, folding first changes no float output.
+    """
+    from flower_edge.tfcompat import keras
+
+    graph = layer_graph(model)
+    folds = {}  # BN name -> conv name
+    for name, layer in graph.layers.items():
+        src = graph.inputs[name]
+        if graph.classes[name] != "BatchNormalization" or not src or len(src) != 1:
+            continue
+        conv = src[0]
+        if (graph.classes[conv] in FOLDABLE and graph.consumers[conv] == [name]
+                and graph.layers[conv].get_config().get("activation") == "linear"
+                and normalizes_last_axis(layer)):
+            folds[name] = conv
+    if not folds:
+        return model, 0
+    config = model.get_config()
+    rewire = lambda ref: [folds.get(ref[0], ref[0]), *ref[1:]]  # noqa: E731
+    layers = []
+    for entry in config["layers"]:
+        if entry["name"] in folds:
+            continue
+        if entry["name"] in folds.values():
+            entry["config"]["use_bias"] = True
+        entry["inbound_nodes"] = [[rewire(ref) for ref in node] for node in entry["inbound_nodes"]]
+        layers.append(entry)
+    config["layers"] = layers
+    config["output_layers"] = [rewire(ref) for ref in config["output_layers"]]
+    folded = keras().Model.from_config(config)
+    convs = {conv: bn for bn, conv in folds.items()}
+    for layer in folded.layers:
+        weights = graph.layers[layer.name].get_weights()
+        if layer.name in convs:
+            weights = _folded(graph.layers[layer.name], graph.layers[convs[layer.name]])
+        layer.set_weights(weights)
+    return folded, len(folds)
+
+
+def _folded(conv, bn) -> list[np.ndarray]:
+    """[kernel, bias] of conv followed by bn (inference mode), as one conv."""
+    values = {v.name.split("/")[-1].split(":")[0]: v.numpy() for v in bn.weights}
+    mean, var = values["moving_mean"], values["moving_variance"]
+    gamma = values.get("gamma", np.ones_like(mean))
+    beta = values.get("beta", np.zeros_like(mean))
+    scale = gamma / np.sqrt(var + bn.epsilon)
+    kernel = conv.get_weights()[0]
+    bias = conv.get_weights()[1] if conv.use_bias else np.zeros_like(mean)
+    if type(conv).__name__ == "DepthwiseConv2D":  # (kh, kw, C, M): output channel c*M + m
+        kernel = kernel * scale.reshape(1, 1, kernel.shape[2], kernel.shape[3])
+    else:
+        kernel = kernel * scale
+    return [kernel.astype(np.float32), ((bias - mean) * scale + beta).astype(np.float32)]

@@ -12,21 +12,27 @@ def quantize_aware_model(model):
     import tensorflow_model_optimization as tfmot
 
     from flower_edge.quantize import qat_schemes
+    from flower_edge.quantize.graph import fold_batchnorm, layer_graph
     from flower_edge.tfcompat import keras
 
     qk = tfmot.quantization.keras
 
+    model, _ = fold_batchnorm(model)  # QAT trains the kernels the converter will ship
+    graph = layer_graph(model)
+
     def annotate(layer):
         # DepthwiseConv2D gets a per-channel scheme (tfmot's default is per-tensor there);
         # unsupported layers (e.g. Rescaling) stay float in training, the converter calibrates them.
-        config = qat_schemes.quantize_config_for(layer)
+        after = graph.consumers.get(layer.name, [])
+        feeds_relu = len(after) == 1 and graph.classes[after[0]] == "ReLU"
+        config = qat_schemes.quantize_config_for(layer, feeds_relu)
         return layer if config is None else qk.quantize_annotate_layer(layer, quantize_config=config)
 
     try:
         annotated = keras().models.clone_model(model, clone_function=annotate)
         annotated.set_weights(model.get_weights())
         with qk.quantize_scope(qat_schemes.scheme_objects()):
-            qat = qk.quantize_apply(annotated)
+            qat = qk.quantize_apply(annotated, scheme=qat_schemes.scheme())
         qat_schemes.freeze_batchnorm(qat)  # pretrained BN must not switch to batch statistics
         return qat
     except (ValueError, TypeError, RuntimeError) as exc:

@@ -51,9 +51,38 @@ def _classes():
             super().__init__(list(weight_attrs), list(activation_attrs), quantize_output)
             self.weight_quantizer = DepthwisePerChannelWeightsQuantizer()
 
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_quantize_layout_transform as layout,
+    )
+    from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
+        default_8bit_transforms as fuse,
+    )
+    from tensorflow_model_optimization.python.core.quantization.keras.graph_transformations import (
+        model_transformer,
+    )
+
+    class Layout(layout.Default8BitQuantizeLayoutTransform):
+        """tfmot's layout transforms less its "X + ReLU" ones: those give the layer before a
+        ReLU a no-op config, which for a conv drops its kernel's fake-quant too. With the
+        BatchNorms folded (graph.fold_batchnorm) every conv feeds its ReLU directly, so
+        quantize_config_for does that job instead, keeping the kernel quantized."""
+
+        def apply(self, model, layer_quantize_map):
+            transforms = [fuse.InputLayerQuantize(), fuse.SeparableConv1DQuantize(), fuse.SeparableConvQuantize(),
+                          fuse.ConcatTransform6Inputs(), fuse.ConcatTransform5Inputs(),
+                          fuse.ConcatTransform4Inputs(), fuse.ConcatTransform3Inputs(), fuse.ConcatTransform()]
+            return model_transformer.ModelTransformer(model, transforms, set(layer_quantize_map),
+                                                      layer_quantize_map).transform()
+
+    class Scheme(tfmot.quantization.keras.default_8bit.Default8BitQuantizeScheme):
+        def get_layout_transformer(self):
+            return Layout()
+
     return {"DepthwisePerChannelWeightsQuantizer": DepthwisePerChannelWeightsQuantizer,
             "DepthwisePerChannelQuantizeConfig": DepthwisePerChannelQuantizeConfig,
-            "_registry": registry.Default8BitQuantizeRegistry}
+            "_registry": registry.Default8BitQuantizeRegistry, "_scheme": Scheme,
+            "_conv_config": registry.Default8BitConvQuantizeConfig,
+            "_config": registry.Default8BitQuantizeConfig}
 
 
 _CACHE: dict = {}
@@ -66,17 +95,31 @@ def scheme_objects() -> dict:
     return {k: v for k, v in _CACHE.items() if not k.startswith("_")}
 
 
-def quantize_config_for(layer):
+def scheme():
+    """The QuantizeScheme for `quantize_apply` (see Layout for why not tfmot's own)."""
+    scheme_objects()
+    return _CACHE["_scheme"]()
+
+
+def quantize_config_for(layer, feeds_relu: bool = False):
     """The QuantizeConfig for `layer`: ours for DepthwiseConv2D, tfmot's default otherwise,
     None when tfmot cannot quantize it (it is then left float in training and calibrated
-    by the converter)."""
+    by the converter). A layer whose only consumer is a ReLU keeps its kernel quantized but
+    not its output: the converter fuses the two, so only the ReLU's output is rounded."""
     from flower_edge.tfcompat import keras
 
     objects = scheme_objects()
     if isinstance(layer, keras().layers.DepthwiseConv2D):
-        return objects["DepthwisePerChannelQuantizeConfig"]()
+        return objects["DepthwisePerChannelQuantizeConfig"](activation_attrs=() if feeds_relu else ("activation",))
     registry = _CACHE["_registry"]()
-    return registry.get_quantize_config(layer) if registry.supports(layer) else None
+    if not registry.supports(layer):
+        return None
+    config = registry.get_quantize_config(layer)
+    if feeds_relu and isinstance(config, _CACHE["_conv_config"]):
+        return _CACHE["_conv_config"](["kernel"], [], False)
+    if feeds_relu and type(config) is _CACHE["_config"]:
+        return _CACHE["_config"](config.weight_attrs, [], False)
+    return config
 
 
 def freeze_batchnorm(model) -> int:
