@@ -51,6 +51,16 @@ def _classes():
             super().__init__(list(weight_attrs), list(activation_attrs), quantize_output)
             self.weight_quantizer = DepthwisePerChannelWeightsQuantizer()
 
+    return {"DepthwisePerChannelWeightsQuantizer": DepthwisePerChannelWeightsQuantizer,
+            "DepthwisePerChannelQuantizeConfig": DepthwisePerChannelQuantizeConfig,
+            "_registry": registry.Default8BitQuantizeRegistry, "_scheme": _scheme_class(),
+            "_conv_config": registry.Default8BitConvQuantizeConfig,
+            "_config": registry.Default8BitQuantizeConfig}
+
+
+def _scheme_class():
+    """tfmot's 8-bit QuantizeScheme with Layout (built lazily, like _classes)."""
+    import tensorflow_model_optimization as tfmot
     from tensorflow_model_optimization.python.core.quantization.keras.default_8bit import (
         default_8bit_quantize_layout_transform as layout,
     )
@@ -65,7 +75,8 @@ def _classes():
         """tfmot's layout transforms less its "X + ReLU" ones: those give the layer before a
         ReLU a no-op config, which for a conv drops its kernel's fake-quant too. With the
         BatchNorms folded (graph.fold_batchnorm) every conv feeds its ReLU directly, so
-        quantize_config_for does that job instead, keeping the kernel quantized."""
+        quantize_config_for does that job instead, keeping the kernel quantized. (Its Conv+BN
+        transforms are left out too: they skip layers with configs of their own, as here.)"""
 
         def apply(self, model, layer_quantize_map):
             transforms = [fuse.InputLayerQuantize(), fuse.SeparableConv1DQuantize(), fuse.SeparableConvQuantize(),
@@ -78,11 +89,7 @@ def _classes():
         def get_layout_transformer(self):
             return Layout()
 
-    return {"DepthwisePerChannelWeightsQuantizer": DepthwisePerChannelWeightsQuantizer,
-            "DepthwisePerChannelQuantizeConfig": DepthwisePerChannelQuantizeConfig,
-            "_registry": registry.Default8BitQuantizeRegistry, "_scheme": Scheme,
-            "_conv_config": registry.Default8BitConvQuantizeConfig,
-            "_config": registry.Default8BitQuantizeConfig}
+    return Scheme
 
 
 _CACHE: dict = {}
