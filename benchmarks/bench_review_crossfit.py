@@ -67,6 +67,7 @@ def main() -> None:
     from flower_edge.data.review.embed import backbone, embed
     from flower_edge.data.review.findings import out_of_fold
 
+    model, size, _ = backbone(None, str(args.weights), "mobilenet_v2", 0)  # the same base for every seed
     totals = np.zeros(3, int)
     flips = 0
     for seed in args.seeds:
@@ -76,9 +77,9 @@ def main() -> None:
         classes = sorted(p.name for p in root.iterdir() if p.is_dir())
         files = sorted(str(p) for p in root.rglob("*") if p.is_file())
         labels = np.array([classes.index(Path(f).parent.name) for f in files])
-        flipped = np.array([f"{Path(f).parent.name}/{Path(f).name}" in set(planted["flipped"]) for f in files])
+        planted_flips = set(planted["flipped"])
+        flipped = np.array([f"{Path(f).parent.name}/{Path(f).name}" in planted_flips for f in files])
         tuned = fold_probs(files, labels, classes, out, args, seed)
-        model, size, _ = backbone(None, str(args.weights), "mobilenet_v2", 0)
         probe = out_of_fold(embed(model, size, files), labels, seed)
         found = [recall(get_label_quality_scores(labels, p), flipped) for p in (tuned, probe, (tuned + probe) / 2)]
         totals += found

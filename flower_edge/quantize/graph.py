@@ -47,10 +47,15 @@ def normalizes_last_axis(bn) -> bool:
     return axis in (-1, len(bn.input_shape) - 1)
 
 
+def weight_name(var) -> str:
+    """A variable's own name, without its layer scope and ":0" ("moving_mean", "kernel_min")."""
+    return var.name.split("/")[-1].split(":")[0]
+
+
 def add_to_weight(layer, weight: str, delta: np.ndarray) -> None:
     """layer.<weight> += delta (by variable name: gamma/beta/moving_mean/kernel/bias)."""
     for var in layer.weights:
-        if var.name.split("/")[-1].split(":")[0] == weight:
+        if weight_name(var) == weight:
             var.assign(var.numpy() + delta.astype(var.dtype.as_numpy_dtype))
             return
     raise ValueError(f"{layer.name} has no weight '{weight}'")
@@ -107,13 +112,14 @@ def fold_batchnorm(model):
 
 def _folded(conv, bn) -> list[np.ndarray]:
     """[kernel, bias] of conv followed by bn (inference mode), as one conv."""
-    values = {v.name.split("/")[-1].split(":")[0]: v.numpy() for v in bn.weights}
+    values = {weight_name(v): v.numpy() for v in bn.weights}
     mean, var = values["moving_mean"], values["moving_variance"]
     gamma = values.get("gamma", np.ones_like(mean))
     beta = values.get("beta", np.zeros_like(mean))
     scale = gamma / np.sqrt(var + bn.epsilon)
-    kernel = conv.get_weights()[0]
-    bias = conv.get_weights()[1] if conv.use_bias else np.zeros_like(mean)
+    weights = conv.get_weights()
+    kernel = weights[0]
+    bias = weights[1] if conv.use_bias else np.zeros_like(mean)
     if type(conv).__name__ == "DepthwiseConv2D":  # (kh, kw, C, M): output channel c*M + m
         kernel = kernel * scale.reshape(1, 1, kernel.shape[2], kernel.shape[3])
     else:

@@ -159,8 +159,10 @@ def calibrate_ranges(qat_model, images, batch_size: int = 32) -> int:
     import numpy as np
     from tensorflow_model_optimization.python.core.quantization.keras import quant_ops
 
+    from flower_edge.quantize.graph import weight_name
+
     ranges = [w for w in qat_model.non_trainable_weights
-              if w.name.split("/")[-1].split(":")[0].endswith(("_min", "_max"))]
+              if weight_name(w).endswith(("_min", "_max"))]
     for var in ranges:
         var.assign(np.zeros(var.shape, var.dtype.as_numpy_dtype))
     original = quant_ops.MovingAvgQuantize
